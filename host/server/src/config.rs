@@ -1,0 +1,247 @@
+//! Server configuration: a TOML file, overridden by command-line flags.
+//!
+//! Every listener is bound to an address the admin names (R-PBX-1: one on the city-LAN
+//! address, one on the carrier-facing address) and carries its own allow-list of source
+//! networks. Nothing is contacted outside unless configured: there is no STUN setting at all.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use ipnet::IpNet;
+use serde::Deserialize;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerSection,
+    #[serde(default, rename = "listener")]
+    pub listeners: Vec<ListenerConfig>,
+    #[serde(default)]
+    pub registrar: RegistrarSection,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    /// Where the redb store, recordings and plugin artifacts live.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// Admin API / console address.
+    #[serde(default = "default_http")]
+    pub http: SocketAddr,
+    /// Digest realm presented to phones.
+    #[serde(default = "default_realm")]
+    pub realm: String,
+    /// Value of the User-Agent/Server header we send.
+    #[serde(default = "default_agent")]
+    pub user_agent: String,
+}
+
+/// `[[listener]]`: one SIP socket.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerConfig {
+    /// A name for logs and metrics, e.g. "city-lan" or "carrier".
+    #[serde(default)]
+    pub name: String,
+    pub transport: TransportKind,
+    pub address: SocketAddr,
+    /// Source networks allowed to send to this listener. Empty = loopback only, so a
+    /// forgotten allow-list fails closed rather than open.
+    #[serde(default)]
+    pub allow: Vec<IpNet>,
+}
+
+/// `[registrar]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrarSection {
+    /// Devices one user may register at once (browser, smartphone, desk phone, …).
+    #[serde(default = "default_max_contacts")]
+    pub max_contacts: usize,
+    #[serde(default = "default_expires")]
+    pub default_expires: u32,
+    #[serde(default = "default_min_expires")]
+    pub min_expires: u32,
+    #[serde(default = "default_max_expires")]
+    pub max_expires: u32,
+}
+
+/// SIP transport of a listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportKind {
+    Udp,
+    Tcp,
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("data")
+}
+fn default_http() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_realm() -> String {
+    "madoguchi".into()
+}
+fn default_agent() -> String {
+    format!("madoguchi/{}", env!("CARGO_PKG_VERSION"))
+}
+fn default_max_contacts() -> usize {
+    10
+}
+fn default_expires() -> u32 {
+    3600
+}
+fn default_min_expires() -> u32 {
+    60
+}
+fn default_max_expires() -> u32 {
+    7200
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        ServerSection {
+            data_dir: default_data_dir(),
+            http: default_http(),
+            realm: default_realm(),
+            user_agent: default_agent(),
+        }
+    }
+}
+
+impl Default for RegistrarSection {
+    fn default() -> Self {
+        RegistrarSection {
+            max_contacts: default_max_contacts(),
+            default_expires: default_expires(),
+            min_expires: default_min_expires(),
+            max_expires: default_max_expires(),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: ServerSection::default(),
+            listeners: Vec::new(),
+            registrar: RegistrarSection::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and checks a config file; errors name the file, line and key.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses config text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Config> {
+        let cfg: Config = toml::from_str(text).map_err(|e| {
+            let place = e
+                .span()
+                .map(|s| {
+                    let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
+                    format!(":{line}")
+                })
+                .unwrap_or_default();
+            anyhow::anyhow!("{origin}{place}: {}", e.message())
+        })?;
+        cfg.check(origin)?;
+        Ok(cfg)
+    }
+
+    /// Cross-field checks serde cannot express.
+    pub fn check(&self, origin: &str) -> Result<()> {
+        let r = &self.registrar;
+        if r.max_contacts == 0 {
+            bail!("{origin}: registrar.max_contacts must be at least 1");
+        }
+        if r.min_expires > r.max_expires {
+            bail!("{origin}: registrar.min_expires ({}) is above registrar.max_expires ({})", r.min_expires, r.max_expires);
+        }
+        let mut seen = std::collections::HashSet::new();
+        for l in &self.listeners {
+            if !seen.insert((l.transport, l.address)) {
+                bail!("{origin}: listener {:?} {} is configured twice", l.transport, l.address);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parses a `--sip udp:127.0.0.1:5060` flag into a listener open to loopback and to the
+/// listener's own network (flags are for tests and quick starts; files say more).
+pub fn listener_from_flag(flag: &str) -> Result<ListenerConfig> {
+    let (kind, addr) = flag
+        .split_once(':')
+        .with_context(|| format!("--sip {flag}: expected TRANSPORT:ADDRESS:PORT, e.g. udp:127.0.0.1:5060"))?;
+    let transport = match kind {
+        "udp" => TransportKind::Udp,
+        "tcp" => TransportKind::Tcp,
+        other => bail!("--sip {flag}: unknown transport {other:?} (udp or tcp)"),
+    };
+    let address: SocketAddr = addr
+        .parse()
+        .with_context(|| format!("--sip {flag}: {addr:?} is not an IP address and port"))?;
+    Ok(ListenerConfig {
+        name: format!("{kind}-{address}"),
+        transport,
+        address,
+        allow: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let text = "[server]\nrealm = \"zama\"\nbogus = 1\n";
+        let err = Config::parse(text, "madoguchi.toml").unwrap_err().to_string();
+        assert!(err.starts_with("madoguchi.toml:3:"), "{err}");
+        assert!(err.contains("bogus"), "{err}");
+    }
+
+    #[test]
+    fn bad_value_names_line() {
+        let text = "[[listener]]\ntransport = \"udp\"\naddress = \"not-an-addr\"\n";
+        let err = Config::parse(text, "x.toml").unwrap_err().to_string();
+        assert!(err.starts_with("x.toml:3:"), "{err}");
+    }
+
+    #[test]
+    fn listeners_and_allow_lists_parse() {
+        let text = r#"
+[server]
+data_dir = "/var/lib/madoguchi"
+[[listener]]
+name = "city-lan"
+transport = "udp"
+address = "127.0.0.1:5060"
+allow = ["127.0.0.0/8", "::1/128"]
+"#;
+        let cfg = Config::parse(text, "t").unwrap();
+        assert_eq!(cfg.listeners.len(), 1);
+        assert_eq!(cfg.listeners[0].allow.len(), 2);
+        assert_eq!(cfg.registrar.max_contacts, 10);
+    }
+
+    #[test]
+    fn flag_parses() {
+        let l = listener_from_flag("tcp:127.0.0.1:5070").unwrap();
+        assert_eq!(l.transport, TransportKind::Tcp);
+        assert!(listener_from_flag("sctp:127.0.0.1:1").is_err());
+        assert!(listener_from_flag("udp:localhost").is_err());
+    }
+}
