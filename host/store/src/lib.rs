@@ -1,1 +1,108 @@
-//! (in progress)
+//! madoguchi's embedded store: one redb file (`madoguchi.redb`) in the data directory.
+//!
+//! What lives here: SIP users (only digest HA1s, never passwords), the current registrations
+//! of every address-of-record, and the server secret that signs digest nonces. Other crates
+//! keep their own tables in the same file through the generic API ([`Store::put_json`] and
+//! friends) or directly through [`Store::db`].
+//!
+//! # Guarantees
+//! - Every write is one ACID redb transaction; a crash leaves the previous or the new state,
+//!   never a torn one (redb's copy-on-write B-trees with checksummed commits).
+//! - Reads are MVCC snapshots: many readers (every call looks up bindings) run in parallel
+//!   and never wait for a writer; writers serialise among themselves.
+//! - [`Store`] is `Clone + Send + Sync` (an `Arc` inside); clone it into every task.
+//!
+//! # Table naming convention
+//! Table names are `owner.table`, with `owner` the crate or subsystem that owns the table
+//! (`server.calls`, `ivr.schedules`, `admin.audit`). The `store.` prefix is reserved for the
+//! tables defined here. Values are JSON (serde_json) so that adding an optional field
+//! (`#[serde(default)]`) never needs a migration; keys are UTF-8 strings.
+//!
+//! # Registrations and layering
+//! This crate does not depend on `madoguchi-sip`. The registration API is generic over any
+//! serde type: the SIP registrar's `Binding` goes in and comes back out as JSON. The one field
+//! the store reads itself is `expires_at_unix` (a `u64`), used by [`Store::purge_expired`].
+#![forbid(unsafe_code)]
+
+mod bindings;
+mod error;
+mod generic;
+mod meta;
+mod users;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use redb::{Database, TableDefinition};
+
+pub use error::StoreError;
+pub use users::UserRecord;
+
+/// File name of the database inside the data directory.
+pub const FILE_NAME: &str = "madoguchi.redb";
+
+/// The schema version this build writes. Bumped when a stored layout changes incompatibly;
+/// opening a newer file fails with [`StoreError::SchemaTooNew`] instead of misreading it.
+pub const SCHEMA_VERSION: u64 = 1;
+
+pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("store.meta");
+pub(crate) const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("store.users");
+pub(crate) const REGISTRATIONS: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("store.registrations");
+
+/// Handle to the open store. Cheap to clone; all clones share one database.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Database,
+    secret: [u8; 32],
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secret.
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating if absent) `data_dir/madoguchi.redb`, creates the store's tables,
+    /// checks the schema version and creates the server secret on first open.
+    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
+        let db = Database::create(data_dir.join(FILE_NAME)).map_err(error::db)?;
+        let secret = meta::initialise(&db)?;
+        Ok(Store {
+            inner: Arc::new(Inner { db, secret }),
+        })
+    }
+
+    /// The underlying redb database, for crates that want typed tables of their own
+    /// (name them `owner.table`, see the crate docs).
+    pub fn db(&self) -> &Database {
+        &self.inner.db
+    }
+
+    /// The 32-byte server secret (random, created on first open, stable across restarts).
+    /// Used to sign digest nonces so they validate without server-side state.
+    pub fn server_secret(&self) -> [u8; 32] {
+        self.inner.secret
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_is_clone_send_sync() {
+        fn check<T: Clone + Send + Sync + 'static>() {}
+        check::<Store>();
+    }
+}

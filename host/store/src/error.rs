@@ -1,0 +1,44 @@
+//! The store's error type.
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database engine (redb) failed: I/O, a corrupt file, or the file is open elsewhere.
+    #[error("database error: {0}")]
+    Db(#[from] redb::Error),
+    /// The data directory could not be created.
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    /// The file was written by a newer madoguchi whose schema we do not understand.
+    #[error("store schema version {found} is newer than this build supports ({supported})")]
+    SchemaTooNew { found: u64, supported: u64 },
+    /// A stored value could not be (de)serialised; the key names where.
+    #[error("bad stored value in {table}/{key}: {source}")]
+    Codec {
+        table: String,
+        key: String,
+        source: serde_json::Error,
+    },
+    /// `add_user` for an extension that already exists.
+    #[error("user {0} already exists")]
+    UserExists(String),
+    /// The user named does not exist.
+    #[error("no such user {0}")]
+    NoSuchUser(String),
+    /// A record failed validation before it was written (the message says which field).
+    #[error("invalid record: {0}")]
+    Invalid(String),
+    /// A generic-API call named a table in the store's own `store.` namespace or without an
+    /// `owner.` prefix (see the crate docs for the naming convention).
+    #[error("table name {0:?} is reserved or not of the form owner.table")]
+    BadTableName(String),
+}
+
+/// Converts any of redb's specific error types into [`StoreError::Db`].
+pub(crate) fn db<E: Into<redb::Error>>(e: E) -> StoreError {
+    StoreError::Db(e.into())
+}

@@ -1,0 +1,128 @@
+//! A small key → JSON API for other crates' tables (`owner.table`, see the crate docs).
+//!
+//! Each call is its own transaction. Crates that need several writes to be atomic, range
+//! scans or non-JSON types use [`Store::db`] and redb directly, with the same naming rule.
+
+use redb::{ReadableTable, TableDefinition, TableError};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::db;
+use crate::{Store, StoreError};
+
+/// Checks `owner.table` form and keeps callers out of the reserved `store.` namespace.
+fn check_name(table: &str) -> Result<TableDefinition<'_, &'static str, &'static [u8]>, StoreError> {
+    let ok = match table.split_once('.') {
+        Some((owner, name)) => {
+            !owner.is_empty()
+                && !name.is_empty()
+                && owner != "store"
+                && table
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        }
+        None => false,
+    };
+    if ok {
+        Ok(TableDefinition::new(table))
+    } else {
+        Err(StoreError::BadTableName(table.to_string()))
+    }
+}
+
+fn codec(table: &str, key: &str, source: serde_json::Error) -> StoreError {
+    StoreError::Codec {
+        table: table.into(),
+        key: key.into(),
+        source,
+    }
+}
+
+impl Store {
+    /// Writes `value` as JSON under `key` in `table` (created on first write).
+    pub fn put_json<T: Serialize>(
+        &self,
+        table: &str,
+        key: &str,
+        value: &T,
+    ) -> Result<(), StoreError> {
+        let def = check_name(table)?;
+        let bytes = serde_json::to_vec(value).map_err(|e| codec(table, key, e))?;
+        let tx = self.db().begin_write().map_err(db)?;
+        {
+            let mut t = tx.open_table(def).map_err(db)?;
+            t.insert(key, bytes.as_slice()).map_err(db)?;
+        }
+        tx.commit().map_err(db)
+    }
+
+    /// Reads `key` from `table`; `None` if the key or the table does not exist.
+    pub fn get_json<T: DeserializeOwned>(
+        &self,
+        table: &str,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let def = check_name(table)?;
+        let tx = self.db().begin_read().map_err(db)?;
+        let t = match tx.open_table(def) {
+            Ok(t) => t,
+            Err(TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(db(e)),
+        };
+        let found = t.get(key).map_err(db)?;
+        found
+            .map(|v| serde_json::from_slice(v.value()).map_err(|e| codec(table, key, e)))
+            .transpose()
+    }
+
+    /// Removes `key` from `table`; returns whether it was there.
+    pub fn remove_json(&self, table: &str, key: &str) -> Result<bool, StoreError> {
+        let def = check_name(table)?;
+        let tx = self.db().begin_write().map_err(db)?;
+        let existed = {
+            let mut t = tx.open_table(def).map_err(db)?;
+            let removed = t.remove(key).map_err(db)?;
+            removed.is_some()
+        };
+        tx.commit().map_err(db)?;
+        Ok(existed)
+    }
+
+    /// Every `(key, value)` of `table` in key order (empty if the table does not exist).
+    pub fn list_json<T: DeserializeOwned>(
+        &self,
+        table: &str,
+    ) -> Result<Vec<(String, T)>, StoreError> {
+        let def = check_name(table)?;
+        let tx = self.db().begin_read().map_err(db)?;
+        let t = match tx.open_table(def) {
+            Ok(t) => t,
+            Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(db(e)),
+        };
+        let mut out = Vec::new();
+        for row in t.iter().map_err(db)? {
+            let (k, v) = row.map_err(db)?;
+            let key = k.value().to_string();
+            let value = serde_json::from_slice(v.value()).map_err(|e| codec(table, &key, e))?;
+            out.push((key, value));
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_name;
+
+    #[test]
+    fn table_names_follow_the_convention() {
+        assert!(check_name("server.calls").is_ok());
+        assert!(check_name("ivr.schedule_v2").is_ok());
+        assert!(check_name("store.users").is_err());
+        assert!(check_name("calls").is_err());
+        assert!(check_name(".x").is_err());
+        assert!(check_name("a.").is_err());
+        assert!(check_name("a b.c").is_err());
+    }
+}
