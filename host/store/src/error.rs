@@ -5,8 +5,9 @@
 #[non_exhaustive]
 pub enum StoreError {
     /// The database engine (redb) failed: I/O, a corrupt file, or the file is open elsewhere.
+    /// (Boxed: redb's error is large and this type travels through every `Result`.)
     #[error("database error: {0}")]
-    Db(#[from] redb::Error),
+    Db(Box<redb::Error>),
     /// The data directory could not be created.
     #[error("cannot create data directory {path}: {source}")]
     DataDir {
@@ -40,5 +41,5 @@ pub enum StoreError {
 
 /// Converts any of redb's specific error types into [`StoreError::Db`].
 pub(crate) fn db<E: Into<redb::Error>>(e: E) -> StoreError {
-    StoreError::Db(e.into())
+    StoreError::Db(Box::new(e.into()))
 }
