@@ -1,1 +1,5 @@
-//! (in progress)
+//! (manual written below)
+#![forbid(unsafe_code)]
+
+pub mod g711;
+pub mod rtp;
