@@ -1,1 +1,201 @@
-//! Shared helpers for integration tests.
+//! Shared helpers for the integration tests: start the real `madoguchi` binary on free
+//! loopback ports with a fresh data directory, and drive real SIP peers (sipp, baresip)
+//! against it. Nothing here fakes a SIP peer.
+
+pub mod sipp;
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+/// The repository root (this crate lives in `tests/`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}
+
+/// `../shared` beside the checkout: conformance messages, holiday list.
+pub fn shared_dir() -> PathBuf {
+    let p = repo_root().join("../shared");
+    assert!(p.is_dir(), "shared material not found at {} (CI clones it beside the repo)", p.display());
+    p
+}
+
+/// The `madoguchi` binary built by the same cargo invocation (scripts/test builds it first).
+pub fn server_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("MADOGUCHI_BIN") {
+        return PathBuf::from(p);
+    }
+    // target/<profile>/deps/<test-binary> → target/<profile>/madoguchi
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join("madoguchi");
+    assert!(bin.exists(), "{} missing: build it with `cargo build -p madoguchi` (scripts/test does)", bin.display());
+    bin
+}
+
+/// A free UDP+TCP port on 127.0.0.1 (both protocols free, so one number serves both).
+pub fn free_port() -> u16 {
+    for _ in 0..200 {
+        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind udp");
+        let port = udp.local_addr().expect("addr").port();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port on loopback");
+}
+
+/// A running server; killed on drop. Its log is kept for assertions and failure output.
+pub struct Server {
+    child: Child,
+    pub sip: SocketAddr,
+    pub http: SocketAddr,
+    pub data: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+/// What to start.
+pub struct ServerOptions {
+    pub subcommand: &'static str,
+    pub extra_args: Vec<String>,
+    pub users: Vec<(&'static str, &'static str)>,
+    pub data: Option<PathBuf>,
+    pub tcp: bool,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            subcommand: "serve",
+            extra_args: Vec::new(),
+            users: vec![("1001", "zama1001"), ("1002", "zama1002"), ("1003", "zama1003")],
+            data: None,
+            tcp: true,
+        }
+    }
+}
+
+impl Server {
+    /// Creates the users with the CLI (real redb file), then starts the server and waits
+    /// until it answers SIP OPTIONS.
+    pub fn start(opts: ServerOptions) -> Result<Server> {
+        let (tmp, data) = match &opts.data {
+            Some(d) => (None, d.clone()),
+            None => {
+                let t = tempfile::tempdir()?;
+                let d = t.path().to_path_buf();
+                (Some(t), d)
+            }
+        };
+        for (user, pass) in &opts.users {
+            add_user(&data, user, pass)?;
+        }
+        let port = free_port();
+        let http_port = free_port();
+        let sip: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+        let http: SocketAddr = format!("127.0.0.1:{http_port}").parse()?;
+        let mut cmd = Command::new(server_bin());
+        cmd.arg(opts.subcommand)
+            .arg("--data")
+            .arg(&data)
+            .arg("--sip")
+            .arg(format!("udp:{sip}"))
+            .arg("--http")
+            .arg(http.to_string());
+        if opts.tcp {
+            cmd.arg("--sip").arg(format!("tcp:{sip}"));
+        }
+        cmd.args(&opts.extra_args)
+            .env("RUST_LOG", std::env::var("MADOGUCHI_TEST_LOG").unwrap_or_else(|_| "info".into()))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().context("spawn madoguchi")?;
+        let log = Arc::new(Mutex::new(Vec::new()));
+        for stream in [
+            child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if std::env::var_os("MADOGUCHI_TEST_ECHO").is_some() {
+                        eprintln!("[server] {line}");
+                    }
+                    log.lock().expect("log lock").push(line);
+                }
+            });
+        }
+        let server = Server { child, sip, http, data, _tmp: tmp, log };
+        server.wait_ready(Duration::from_secs(20))?;
+        Ok(server)
+    }
+
+    /// Polls with SIP OPTIONS until a 200 comes back.
+    fn wait_ready(&self, limit: Duration) -> Result<()> {
+        let start = Instant::now();
+        let sock = UdpSocket::bind("127.0.0.1:0")?;
+        sock.set_read_timeout(Some(Duration::from_millis(200)))?;
+        let mut n = 0;
+        while start.elapsed() < limit {
+            n += 1;
+            let local = sock.local_addr()?;
+            let msg = format!(
+                "OPTIONS sip:{sip} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKready{n}\r\nFrom: <sip:probe@{local}>;tag=p{n}\r\nTo: <sip:{sip}>\r\nCall-ID: ready-{n}@test\r\nCSeq: {n} OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+                sip = self.sip
+            );
+            let _ = sock.send_to(msg.as_bytes(), self.sip);
+            let mut buf = [0u8; 4096];
+            if let Ok((len, _)) = sock.recv_from(&mut buf) {
+                if buf[..len].starts_with(b"SIP/2.0 200") {
+                    return Ok(());
+                }
+            }
+        }
+        bail!("server did not answer OPTIONS within {limit:?}; log:\n{}", self.log_text())
+    }
+
+    /// Everything the server printed so far.
+    pub fn log_text(&self) -> String {
+        self.log.lock().expect("log lock").join("\n")
+    }
+
+    /// Kills the server hard (SIGKILL), as a crash would.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `madoguchi user add EXT --name … --password-stdin --data DIR`.
+pub fn add_user(data: &Path, user: &str, pass: &str) -> Result<()> {
+    use std::io::Write;
+    let mut child = Command::new(server_bin())
+        .args(["user", "add", user, "--name", &format!("職員 {user}"), "--password-stdin", "--data"])
+        .arg(data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    child.stdin.take().expect("stdin").write_all(format!("{pass}\n").as_bytes())?;
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        bail!("user add {user} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(())
+}

@@ -1,0 +1,119 @@
+//! Running sipp (Debian's `sip-tester`) scenarios from `tests/sipp/` against the server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+
+use crate::{free_port, repo_root};
+
+/// One sipp process playing a scenario file.
+pub struct Sipp {
+    args: Vec<String>,
+    scenario: String,
+}
+
+impl Sipp {
+    /// `scenario` is a file name in `tests/sipp/`.
+    pub fn new(scenario: &str, server: SocketAddr) -> Sipp {
+        let path: PathBuf = repo_root().join("tests/sipp").join(scenario);
+        let port = free_port();
+        let args = vec![
+            server.to_string(),
+            "-sf".into(),
+            path.display().to_string(),
+            "-i".into(),
+            "127.0.0.1".into(),
+            "-p".into(),
+            port.to_string(),
+            "-m".into(),
+            "1".into(),
+            "-nostdin".into(),
+            "-timeout".into(),
+            "30s".into(),
+            "-timeout_error".into(),
+            "-max_recv_loops".into(),
+            "1000".into(),
+            "-mp".into(),
+            free_port().to_string(),
+        ];
+        Sipp { args, scenario: scenario.to_string() }
+    }
+
+    /// `-set name value` (scenario variable).
+    pub fn set(mut self, name: &str, value: &str) -> Sipp {
+        self.args.extend(["-set".into(), name.into(), value.into()]);
+        self
+    }
+
+    /// Any other sipp arguments.
+    pub fn arg(mut self, a: &str) -> Sipp {
+        self.args.push(a.into());
+        self
+    }
+
+    /// The user part dialled (`-s`).
+    pub fn service(self, s: &str) -> Sipp {
+        self.arg("-s").arg(s)
+    }
+
+    pub fn spawn(&self) -> Result<SippRun> {
+        let child = Command::new("sipp")
+            .args(&self.args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("spawn sipp (install Debian's sip-tester: scripts/setup)")?;
+        Ok(SippRun { child: Some(child), scenario: self.scenario.clone() })
+    }
+
+    /// Runs to completion; fails with sipp's output unless the scenario passed.
+    pub fn run(&self) -> Result<()> {
+        self.spawn()?.wait()
+    }
+}
+
+/// A sipp process in flight; killed if dropped unfinished.
+pub struct SippRun {
+    child: Option<Child>,
+    scenario: String,
+}
+
+impl SippRun {
+    /// Waits (bounded by sipp's own -timeout) and checks the exit code (0 = all calls passed).
+    pub fn wait(mut self) -> Result<()> {
+        let child = self.child.take().expect("child present");
+        let out: Output = child.wait_with_output()?;
+        if out.status.code() != Some(0) {
+            bail!(
+                "sipp {} failed ({:?}):\n{}\n{}",
+                self.scenario,
+                out.status,
+                tail(&String::from_utf8_lossy(&out.stdout), 40),
+                tail(&String::from_utf8_lossy(&out.stderr), 20)
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Drop for SippRun {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Gives registrations a moment to land before a call is placed at them.
+pub fn settle() {
+    std::thread::sleep(Duration::from_millis(300));
+}
