@@ -159,8 +159,7 @@ fn first_bad_line(bytes: &[u8]) -> usize {
     let mut buf = [0u8; 16];
     let mut src = bytes;
     while !src.is_empty() {
-        let (res, read, written) =
-            decoder.decode_to_utf8_without_replacement(src, &mut buf, false);
+        let (res, read, written) = decoder.decode_to_utf8_without_replacement(src, &mut buf, false);
         // `written` counts output bytes; LF is ASCII and maps to itself.
         line += buf[..written].iter().filter(|&&b| b == b'\n').count();
         if let encoding_rs::DecoderResult::Malformed(..) = res {
@@ -217,7 +216,14 @@ mod tests {
         assert!(matches!(e, CsvError::EmptyName { line: 2 }));
         let e = case("2027/1/1,元日\r\n2027/2/11,建国記念の日\r\n2027/01/01,元日\r\n");
         assert!(
-            matches!(e, CsvError::Duplicate { line: 4, first_line: 2, .. }),
+            matches!(
+                e,
+                CsvError::Duplicate {
+                    line: 4,
+                    first_line: 2,
+                    ..
+                }
+            ),
             "{e}"
         );
     }
@@ -227,7 +233,9 @@ mod tests {
         assert_eq!(parse_syukujitsu_csv(b""), Err(CsvError::Empty));
         let e = parse_syukujitsu_csv(b"date,name\n2027/1/1,x\n").unwrap_err();
         assert!(matches!(e, CsvError::BadHeader { .. }));
-        let mut bytes = sjis(&format!("{SYUKUJITSU_HEADER}\r\n2027/1/1,元日\r\n2027/2/11,"));
+        let mut bytes = sjis(&format!(
+            "{SYUKUJITSU_HEADER}\r\n2027/1/1,元日\r\n2027/2/11,"
+        ));
         bytes.extend_from_slice(&[0x82, 0xff, b'\r', b'\n']);
         let e = parse_syukujitsu_csv(&bytes).unwrap_err();
         assert_eq!(e, CsvError::Encoding { line: 3 });

@@ -164,7 +164,11 @@ impl Date {
         const LO: i64 = -719_162; // 0001-01-01
         const HI: i64 = 2_932_896; // 9999-12-31
         if !(LO..=HI).contains(&days) {
-            return Err(DateError::YearOutOfRange(if days < LO { 0 } else { 10_000 }));
+            return Err(DateError::YearOutOfRange(if days < LO {
+                0
+            } else {
+                10_000
+            }));
         }
         let (y, m, d) = civil_from_days(days);
         // In range by the bound check, so the conversions cannot truncate.

@@ -30,9 +30,6 @@ pub enum HolidayKind {
     /// A one-off rest day set by a special law that is not a 祝日
     /// (imperial weddings, the 1989 funeral, the 1990 enthronement).
     Special,
-    /// Loaded from an override list (see [`crate::HolidayOverrides`]); the
-    /// computation did not produce this day with this name.
-    Imported,
 }
 
 /// One computed holiday.
@@ -165,8 +162,16 @@ fn statutory(year: i32) -> Vec<Holiday> {
     let mut v = Vec::with_capacity(20);
     if year == 2019 {
         // 天皇の即位の日 and 即位礼正殿の儀: treated as 祝日 by the 2018 special law.
-        v.push(national(ymd(2019, 5, 1), SHUKUJITSU_ATSUKAI, "天皇の即位の日"));
-        v.push(national(ymd(2019, 10, 22), SHUKUJITSU_ATSUKAI, "即位礼正殿の儀"));
+        v.push(national(
+            ymd(2019, 5, 1),
+            SHUKUJITSU_ATSUKAI,
+            "天皇の即位の日",
+        ));
+        v.push(national(
+            ymd(2019, 10, 22),
+            SHUKUJITSU_ATSUKAI,
+            "即位礼正殿の儀",
+        ));
     }
     let mut fixed = |m: u8, d: u8, name: &'static str| {
         if let Ok(date) = Date::new(year, m, d) {
@@ -407,7 +412,8 @@ mod tests {
     fn far_future_rules_hold() {
         // 2150: equinoxes from the 2100-2150 constants, Happy Monday days on Mondays.
         for h in holiday_details_in_year(2150) {
-            if ["成人の日", "海の日", "敬老の日", "スポーツの日"].contains(&h.name) {
+            if ["成人の日", "海の日", "敬老の日", "スポーツの日"].contains(&h.name)
+            {
                 assert_eq!(h.date.weekday(), Weekday::Monday, "{h:?}");
             }
         }

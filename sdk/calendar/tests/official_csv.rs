@@ -11,7 +11,8 @@ use madoguchi_calendar::{
 };
 
 fn official() -> Vec<(Date, String)> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/syukujitsu.csv");
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/syukujitsu.csv");
     let bytes = std::fs::read(&path).unwrap_or_else(|e| {
         panic!(
             "the official holiday list is missing: cannot read {} ({e}); \
@@ -44,7 +45,9 @@ fn every_day_matches_the_official_list() {
         let computed = national_holiday(day);
         let expected = official.get(&day).copied();
         if computed != expected {
-            mismatches.push(format!("{day}: computed {computed:?}, official {expected:?}"));
+            mismatches.push(format!(
+                "{day}: computed {computed:?}, official {expected:?}"
+            ));
         }
         days += 1;
         day = day.next_day().unwrap();
@@ -70,7 +73,8 @@ fn every_day_matches_the_official_list() {
 #[test]
 fn importing_the_official_list_changes_nothing_in_its_span() {
     let list = official();
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/syukujitsu.csv");
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/syukujitsu.csv");
     let o = HolidayOverrides::from_syukujitsu_csv(&std::fs::read(path).unwrap()).unwrap();
     for (d, n) in &list {
         assert_eq!(o.holiday(*d), Some(n.as_str()));
@@ -78,8 +82,11 @@ fn importing_the_official_list_changes_nothing_in_its_span() {
     // After the span, the computation continues (2027-12-23 is not a holiday
     // since 2019; 2028-01-01 is 元日).
     assert_eq!(o.holiday(Date::new(2028, 1, 1).unwrap()), Some("元日"));
-    assert_eq!(o.holidays_in_year(2026), holidays_in_year(2026)
-        .into_iter()
-        .map(|(d, n)| (d, n.to_owned()))
-        .collect::<Vec<_>>());
+    assert_eq!(
+        o.holidays_in_year(2026),
+        holidays_in_year(2026)
+            .into_iter()
+            .map(|(d, n)| (d, n.to_owned()))
+            .collect::<Vec<_>>()
+    );
 }
