@@ -1,0 +1,14 @@
+//! SDP (RFC 4566) for one audio stream and RFC 3264 offer/answer.
+//!
+//! Parsing is lenient (unknown lines and attributes are ignored, LF-only
+//! endings accepted) because real phones, SBCs and test tools differ;
+//! generation is strict and minimal.
+
+mod negotiate;
+mod parse;
+
+pub use negotiate::{accept_answer, answer, offer, MediaPrefs, Negotiated};
+pub use parse::{Attribute, Connection, Direction, MediaDescription, Origin, Sdp, SdpError};
+
+#[cfg(test)]
+mod tests;
