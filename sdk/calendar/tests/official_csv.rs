@@ -90,3 +90,24 @@ fn importing_the_official_list_changes_nothing_in_its_span() {
             .collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn schedule_import_keeps_answers() {
+    use madoguchi_calendar::{Schedule, State};
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/syukujitsu.csv");
+    let json = r#"{"destinations": {"hall": {"weekly": {"mon": ["08:30-17:15"]},
+        "closed_on_national_holidays": true, "year_end_closure": true}}}"#;
+    let mut s: Schedule = serde_json::from_str(json).unwrap();
+    s.import_syukujitsu_csv(&std::fs::read(path).unwrap())
+        .unwrap();
+    assert!(s.holiday_overrides.len() > 1000);
+    let st = s
+        .status("hall", "2026-09-21T10:00".parse().unwrap())
+        .unwrap();
+    assert_eq!(st.state, State::Holiday("敬老の日".into()));
+    // The imported list survives a JSON round trip (it is part of the config).
+    let again: Schedule = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+    assert_eq!(again, s);
+    assert!(s.import_syukujitsu_csv(b"not,the header\n").is_err());
+}

@@ -107,3 +107,32 @@ fn city_hall_is_never_open_on_a_holiday_weekend_or_year_end_1955_2027() {
     }
     assert!(open_days > 17_000, "{open_days}");
 }
+
+#[test]
+fn extreme_dates_do_not_panic() {
+    let json = r#"{"destinations": {"always": {"weekly": {"mon": ["00:00-24:00"],
+        "tue": ["00:00-24:00"], "wed": ["00:00-24:00"], "thu": ["00:00-24:00"],
+        "fri": ["00:00-24:00"], "sat": ["00:00-24:00"], "sun": ["00:00-24:00"]},
+        "closed_on_national_holidays": true, "year_end_closure": false}}}"#;
+    let s: Schedule = serde_json::from_str(json).unwrap();
+    for at in [
+        "9999-12-31T23:59:59",
+        "0001-01-01T00:00:00",
+        "2150-12-31T12:00:00",
+    ] {
+        let at: LocalDateTime = at.parse().unwrap();
+        let st = s.status("always", at).unwrap();
+        assert!(st.state.is_open(), "{at}");
+    }
+    // Holidays close it; the next opening is the following midnight.
+    let st = s
+        .status("always", "2027-01-01T12:00".parse().unwrap())
+        .unwrap();
+    assert_eq!(st.state, State::Holiday("元日".into()));
+    assert_eq!(st.next_open, Some("2027-01-02T00:00".parse().unwrap()));
+    // Open across the 2026-12-31 / 2027-01-01 boundary? No: 元日 closes at midnight.
+    let st = s
+        .status("always", "2026-12-31T20:00".parse().unwrap())
+        .unwrap();
+    assert_eq!(st.open_until, Some("2027-01-01T00:00".parse().unwrap()));
+}
