@@ -1,1 +1,17 @@
 //! (in progress)
+pub mod answer;
+pub mod bindings;
+pub mod clock;
+mod config;
+mod error;
+mod kind;
+mod plugin;
+mod runtime;
+mod state;
+
+pub use config::RuntimeConfig;
+pub use error::{LoadError, PluginError};
+pub use kind::{PluginKind, WIT_VERSION};
+pub use plugin::{Instance, Plugin};
+pub use runtime::{sha256_hex, Runtime, RuntimeError};
+pub use state::{CallContext, ScheduleSource};
