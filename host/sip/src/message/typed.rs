@@ -126,7 +126,18 @@ impl NameAddr {
 impl fmt::Display for NameAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(d) = &self.display {
-            write!(f, "\"{}\" ", d.replace('\\', "\\\\").replace('"', "\\\""))?;
+            // Backslash, quote and control characters go out as quoted-pairs (RFC 3261 §25.1)
+            // so the display name parses back; CR and LF cannot be quoted and become spaces.
+            f.write_str("\"")?;
+            for c in d.chars() {
+                match c {
+                    '\r' | '\n' => f.write_str(" ")?,
+                    '\\' | '"' => write!(f, "\\{c}")?,
+                    c if (c.is_ascii_control() && c != '\t') => write!(f, "\\{c}")?,
+                    c => write!(f, "{c}")?,
+                }
+            }
+            f.write_str("\" ")?;
         }
         write!(f, "<{}>", self.uri)?;
         write_params(f, &self.params)
