@@ -16,6 +16,7 @@
 
 pub mod auth;
 pub mod dialog;
+pub mod guard;
 pub mod message;
 pub mod parse;
 pub mod registrar;
