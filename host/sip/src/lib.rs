@@ -21,3 +21,4 @@ pub mod message;
 pub mod parse;
 pub mod registrar;
 pub mod transaction;
+pub mod validate;

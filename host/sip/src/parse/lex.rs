@@ -71,6 +71,7 @@ impl<'a> Cursor<'a> {
         self.pos = pos.min(self.s.len());
     }
 
+    #[cfg(test)]
     pub(crate) fn rest(&self) -> &'a str {
         self.s.get(self.pos..).unwrap_or("")
     }
