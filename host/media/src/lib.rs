@@ -4,6 +4,7 @@
 pub mod collect;
 pub mod dtmf;
 pub mod g711;
+pub mod jitter;
 pub mod pacing;
 pub mod rtp;
 pub mod sdp;
