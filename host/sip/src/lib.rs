@@ -21,4 +21,5 @@ pub mod message;
 pub mod parse;
 pub mod registrar;
 pub mod transaction;
+pub mod transport_rules;
 pub mod validate;
