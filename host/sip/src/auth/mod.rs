@@ -20,6 +20,7 @@
 //! of disabled users in `lookup_ha1`. The `uri` parameter is used as sent and not compared
 //! with the Request-URI (proxies and NATs rewrite it; nonce counts already stop replays).
 
+pub mod client;
 mod digest;
 pub mod nonce;
 mod params;
