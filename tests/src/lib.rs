@@ -67,6 +67,8 @@ pub struct ServerOptions {
     pub users: Vec<(&'static str, &'static str)>,
     pub data: Option<PathBuf>,
     pub tcp: bool,
+    /// Reuse a port (restart tests); a free one otherwise.
+    pub sip_port: Option<u16>,
 }
 
 impl Default for ServerOptions {
@@ -77,6 +79,7 @@ impl Default for ServerOptions {
             users: vec![("1001", "zama1001"), ("1002", "zama1002"), ("1003", "zama1003")],
             data: None,
             tcp: true,
+            sip_port: None,
         }
     }
 }
@@ -96,7 +99,7 @@ impl Server {
         for (user, pass) in &opts.users {
             add_user(&data, user, pass)?;
         }
-        let port = free_port();
+        let port = opts.sip_port.unwrap_or_else(free_port);
         let http_port = free_port();
         let sip: SocketAddr = format!("127.0.0.1:{port}").parse()?;
         let http: SocketAddr = format!("127.0.0.1:{http_port}").parse()?;

@@ -13,6 +13,7 @@ use crate::{free_port, repo_root};
 pub struct Sipp {
     args: Vec<String>,
     scenario: String,
+    port: u16,
 }
 
 impl Sipp {
@@ -39,7 +40,12 @@ impl Sipp {
             "-mp".into(),
             free_port().to_string(),
         ];
-        Sipp { args, scenario: scenario.to_string() }
+        Sipp { args, scenario: scenario.to_string(), port }
+    }
+
+    /// Digest credentials (`-au`/`-ap`) and the `user` scenario variable.
+    pub fn user(self, user: &str, password: &str) -> Sipp {
+        self.set("user", user).arg("-au").arg(user).arg("-ap").arg(password)
     }
 
     /// `-set name value` (scenario variable).
@@ -60,13 +66,14 @@ impl Sipp {
     }
 
     pub fn spawn(&self) -> Result<SippRun> {
+        let _ = std::fs::remove_file(ready_file(self.port));
         let child = Command::new("sipp")
             .args(&self.args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .context("spawn sipp (install Debian's sip-tester: scripts/setup)")?;
-        Ok(SippRun { child: Some(child), scenario: self.scenario.clone() })
+        Ok(SippRun { child: Some(child), scenario: self.scenario.clone(), port: self.port })
     }
 
     /// Runs to completion; fails with sipp's output unless the scenario passed.
@@ -79,9 +86,32 @@ impl Sipp {
 pub struct SippRun {
     child: Option<Child>,
     scenario: String,
+    port: u16,
+}
+
+fn ready_file(port: u16) -> PathBuf {
+    PathBuf::from(format!("/tmp/madoguchi-sipp-ready-{port}"))
 }
 
 impl SippRun {
+    /// Waits until a device scenario reports its registration done (the scenario touches a
+    /// file on the 200 to its REGISTER), failing after `limit`.
+    pub fn wait_registered(&mut self, limit: Duration) -> Result<()> {
+        let start = std::time::Instant::now();
+        while start.elapsed() < limit {
+            if ready_file(self.port).exists() {
+                return Ok(());
+            }
+            if let Some(c) = self.child.as_mut() {
+                if let Ok(Some(status)) = c.try_wait() {
+                    bail!("sipp {} exited ({status}) before registering", self.scenario);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        bail!("sipp {} did not register within {limit:?}", self.scenario)
+    }
+
     /// Waits (bounded by sipp's own -timeout) and checks the exit code (0 = all calls passed).
     pub fn wait(mut self) -> Result<()> {
         let child = self.child.take().expect("child present");
@@ -111,9 +141,4 @@ impl Drop for SippRun {
 fn tail(s: &str, n: usize) -> String {
     let lines: Vec<&str> = s.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-/// Gives registrations a moment to land before a call is placed at them.
-pub fn settle() {
-    std::thread::sleep(Duration::from_millis(300));
 }

@@ -72,7 +72,7 @@ pub struct RegistrarSection {
 }
 
 /// SIP transport of a listener.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TransportKind {
     Udp,

@@ -1,1 +1,47 @@
-fn main() {}
+//! `madoguchi`: the IVR and cloud PBX server and its command line.
+#![forbid(unsafe_code)]
+
+mod acl;
+mod cli;
+mod config;
+mod core;
+mod serve;
+mod transport;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+/// madoguchi (窓口): Wasm-plugin IVR and cloud PBX.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(serve::ServeArgs),
+    /// Run the demo on loopback: demo users 1001-1003 (passwords zama1001…) and the server.
+    Demo(serve::ServeArgs),
+    /// Manage SIP users (staff extensions).
+    User {
+        #[command(subcommand)]
+        command: cli::user::UserCommand,
+        /// Data directory (the embedded store lives here).
+        #[arg(long, global = true, default_value = "data")]
+        data: PathBuf,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve::run(args, false),
+        Command::Demo(args) => serve::run(args, true),
+        Command::User { command, data } => cli::user::run(command, &data),
+    }
+}

@@ -1,0 +1,684 @@
+//! Calls between users: a back-to-back user agent, as a sans-IO state machine.
+//!
+//! An INVITE to a user forks to **all** of that user's registered contacts at once
+//! (R-PBX-2: browser, smartphone and desk phone ring together). The first 2xx wins; the
+//! other branches get CANCEL (or ACK+BYE if they answered in the same instant). If every
+//! branch fails the caller gets the best final answer (486 when any device was busy). A
+//! CANCEL from the caller cancels every branch; BYE and re-INVITE/UPDATE/INFO are passed
+//! to the other leg.
+//!
+//! The machine knows nothing of sockets or transactions: it is fed events (with the time)
+//! and emits [`Action`]s. The glue in [`super::engine`] turns actions into transactions and
+//! feeds their results back, matching them through [`ReqToken`]. `S` is the caller's handle
+//! for a server transaction (what a response must be sent on).
+//!
+//! Media stays a seam for now: SDP passes through unchanged; the media core issue anchors
+//! RTP in the host by rewriting the bodies here (see `relay_body`).
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use madoguchi_sip::message::{
+    reason_phrase, HeaderAccess, HeaderName, Method, NameAddr, Request, Response, Uri,
+};
+use madoguchi_sip::transaction::Peer;
+
+use super::dialog::{contact_for, contact_uri, our_via, uac_route_set, uas_route_set, LegDialog};
+use super::ids;
+
+/// How long devices may ring before the caller hears 480.
+pub const DEFAULT_RING_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One device to ring: a registered contact of the called user.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Request-URI: the device's registered Contact.
+    pub uri: Uri,
+    /// Where to send (where the device registered from, so NATed phones are reached).
+    pub peer: Peer,
+    /// Our address on the listener that reaches it.
+    pub local_addr: SocketAddr,
+}
+
+/// Identifies an outgoing request so its responses find their way back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ReqToken {
+    pub call: u64,
+    pub kind: ReqKind,
+}
+
+/// What an outgoing request was for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReqKind {
+    /// The INVITE to device `n`.
+    Branch(usize),
+    /// BYE (or other teardown) to a leg.
+    Bye(Side),
+    /// A request forwarded from the other leg (re-INVITE, UPDATE, INFO, …) to `Side`.
+    Forward(Side),
+}
+
+/// The caller's side (A) or the answering device's side (B).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    A,
+    B,
+}
+
+/// What the glue must do.
+#[derive(Debug)]
+pub enum Action<S> {
+    /// Send a response on a server transaction.
+    Respond { stx: S, response: Response },
+    /// Send a request in a new client transaction.
+    Request { token: ReqToken, request: Request, peer: Peer },
+    /// Cancel the INVITE sent as `token` (the transaction layer defers the CANCEL until a
+    /// provisional response has arrived, RFC 3261 §9.1).
+    Cancel { token: ReqToken },
+    /// Send a message outside any transaction (ACK for a 2xx, 2xx retransmissions).
+    Raw { peer: Peer, bytes: Bytes },
+    /// A call ended (for logs and the call record).
+    Ended { call: u64, reason: &'static str },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BranchState {
+    Calling,
+    Ringing,
+    Cancelling,
+    Answered,
+    Failed(u16),
+}
+
+#[derive(Debug)]
+struct Branch {
+    invite: Request,
+    target: Target,
+    state: BranchState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CallState {
+    Ringing,
+    Answered,
+    Ended,
+}
+
+/// A request forwarded to the other leg, waiting for its final answer.
+#[derive(Debug)]
+struct Forwarded<S> {
+    stx: S,
+    from: Side,
+    request: Request,
+}
+
+#[derive(Debug)]
+struct Call<S> {
+    id: u64,
+    state: CallState,
+    invite_stx: S,
+    a_invite: Request,
+    a: LegDialog,
+    branches: Vec<Branch>,
+    b: Option<(usize, LegDialog)>,
+    ring_deadline: Instant,
+    /// ACK owed to B for its 2xx, held when A's INVITE had no offer (B's 2xx carries it
+    /// and A's ACK carries the answer).
+    b_ack_held: Option<u32>,
+    forwarded: Vec<Forwarded<S>>,
+    sent_180: bool,
+}
+
+/// The B2BUA: every call between users in progress.
+#[derive(Debug)]
+pub struct B2bua<S> {
+    calls: HashMap<u64, Call<S>>,
+    /// Call-ID (of either leg, and of every branch) → call.
+    by_call_id: HashMap<String, (u64, Side)>,
+    next_id: u64,
+    ring_timeout: Duration,
+    user_agent: String,
+    out: VecDeque<Action<S>>,
+}
+
+impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
+    pub fn new(user_agent: &str) -> Self {
+        B2bua {
+            calls: HashMap::new(),
+            by_call_id: HashMap::new(),
+            next_id: 1,
+            ring_timeout: DEFAULT_RING_TIMEOUT,
+            user_agent: user_agent.to_string(),
+            out: VecDeque::new(),
+        }
+    }
+
+    /// Calls in progress (for metrics and tests).
+    pub fn active_calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Next action for the glue.
+    pub fn poll_action(&mut self) -> Option<Action<S>> {
+        self.out.pop_front()
+    }
+
+    /// A new INVITE from the caller to a user with these devices (non-empty).
+    /// `source` is where the INVITE came from, `local_addr` the listener address it came in on.
+    pub fn on_invite(
+        &mut self,
+        stx: S,
+        invite: Request,
+        source: Peer,
+        local_addr: SocketAddr,
+        targets: Vec<Target>,
+        now: Instant,
+    ) {
+        let (Ok(from), Ok(to)) = (invite.from_hdr(), invite.to_hdr()) else {
+            self.respond_to(stx, &invite, 400);
+            return;
+        };
+        let Some(a_call_id) = invite.call_id().map(str::to_string) else {
+            self.respond_to(stx, &invite, 400);
+            return;
+        };
+        let remote_cseq = invite.cseq().map(|c| c.seq).unwrap_or(0);
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut local = to.clone();
+        local.set_param("tag", Some(ids::tag()));
+        let a = LegDialog {
+            call_id: a_call_id.clone(),
+            local,
+            remote: from.clone(),
+            remote_target: contact_uri(&invite, &from.uri),
+            route_set: uas_route_set(&invite),
+            local_cseq: 0,
+            remote_cseq,
+            peer: source,
+            local_addr,
+        };
+        let max_forwards = invite
+            .headers
+            .get(HeaderName::MAX_FORWARDS)
+            .and_then(|v| v.trim().parse::<u32>().ok())
+            .unwrap_or(70)
+            .saturating_sub(1);
+        let mut branches = Vec::new();
+        for (n, t) in targets.into_iter().enumerate() {
+            let call_id = format!("b{n}-{}", ids::call_id());
+            let mut from_b = NameAddr {
+                display: from.display.clone(),
+                uri: Uri::sip(from.uri.user.as_deref(), t.local_addr.ip().into(), Some(t.local_addr.port())),
+                params: Vec::new(),
+            };
+            from_b.set_param("tag", Some(ids::tag()));
+            let to_b = NameAddr::new(to.uri.clone());
+            let mut req = Request::new(Method::Invite, t.uri.clone());
+            let h = req.headers_mut();
+            h.push(HeaderName::VIA, our_via(t.peer.transport.clone(), t.local_addr).to_string());
+            h.push(HeaderName::MAX_FORWARDS, max_forwards.to_string());
+            h.push(HeaderName::FROM, from_b.to_string());
+            h.push(HeaderName::TO, to_b.to_string());
+            h.push(HeaderName::CALL_ID, call_id.clone());
+            h.push(HeaderName::CSEQ, "1 INVITE");
+            h.push(HeaderName::CONTACT, contact_for(t.local_addr).to_string());
+            h.push(HeaderName::ALLOW, ALLOW);
+            h.push(HeaderName::USER_AGENT, self.user_agent.clone());
+            if let Some(ct) = invite.headers.get(HeaderName::CONTENT_TYPE) {
+                h.push(HeaderName::CONTENT_TYPE, ct.to_string());
+            }
+            req.body = relay_body(&invite.body);
+            self.by_call_id.insert(call_id, (id, Side::B));
+            self.out.push_back(Action::Request {
+                token: ReqToken { call: id, kind: ReqKind::Branch(n) },
+                request: req.clone(),
+                peer: t.peer.clone(),
+            });
+            branches.push(Branch { invite: req, target: t, state: BranchState::Calling });
+        }
+        self.by_call_id.insert(a_call_id, (id, Side::A));
+        tracing::info!(call = id, branches = branches.len(), "forking call to all devices");
+        self.calls.insert(
+            id,
+            Call {
+                id,
+                state: CallState::Ringing,
+                invite_stx: stx,
+                a_invite: invite,
+                a,
+                branches,
+                b: None,
+                ring_deadline: now + self.ring_timeout,
+                b_ack_held: None,
+                forwarded: Vec::new(),
+                sent_180: false,
+            },
+        );
+    }
+
+    /// A response to one of our requests.
+    pub fn on_response(&mut self, token: ReqToken, resp: Response, now: Instant) {
+        match token.kind {
+            ReqKind::Branch(n) => self.on_branch_response(token.call, n, resp, now),
+            ReqKind::Forward(to_side) => self.on_forward_response(token.call, to_side, resp),
+            ReqKind::Bye(_) => {}
+        }
+    }
+
+    /// One of our requests got no answer (Timer B/F) or could not be sent: treated as 408.
+    pub fn on_request_failed(&mut self, token: ReqToken, now: Instant) {
+        let resp = Response {
+            status: 408,
+            reason: reason_phrase(408).into(),
+            headers: Default::default(),
+            body: Bytes::new(),
+        };
+        match token.kind {
+            ReqKind::Branch(n) => self.on_branch_response(token.call, n, resp, now),
+            ReqKind::Forward(side) => self.on_forward_response(token.call, side, resp),
+            ReqKind::Bye(_) => {}
+        }
+    }
+
+    /// CANCEL from the caller for its INVITE (the glue already answered the CANCEL 200).
+    pub fn on_cancel(&mut self, a_call_id: &str) {
+        let Some(&(id, Side::A)) = self.by_call_id.get(a_call_id) else {
+            return;
+        };
+        let Some(call) = self.calls.get_mut(&id) else { return };
+        if call.state != CallState::Ringing {
+            return;
+        }
+        call.state = CallState::Ended;
+        let stx = call.invite_stx;
+        let resp = a_response(call, 487, None, &self.user_agent);
+        self.out.push_back(Action::Respond { stx, response: resp });
+        self.cancel_branches(id, None);
+        self.finish(id, "caller cancelled");
+    }
+
+    /// The caller never ACKed our 2xx (the transaction layer gave up retransmitting it after
+    /// 64*T1): end both legs with BYE (RFC 3261 §13.3.1.4).
+    pub fn on_ack_timeout_stx(&mut self, stx: S) {
+        let Some(id) = self.calls.values().find(|c| c.invite_stx == stx).map(|c| c.id) else {
+            return;
+        };
+        self.hang_up_both(id);
+        self.finish(id, "no ACK from caller");
+    }
+
+    /// An ACK from the caller for our 2xx.
+    pub fn on_ack(&mut self, ack: &Request) {
+        let Some(call_id) = ack.call_id() else { return };
+        let Some(&(id, Side::A)) = self.by_call_id.get(call_id) else { return };
+        let Some(call) = self.calls.get_mut(&id) else { return };
+        if let Some(b_cseq) = call.b_ack_held.take() {
+            if let Some((_, b)) = call.b.as_mut() {
+                let mut ack_b = b.request(Method::Ack, Some(b_cseq));
+                if !ack.body.is_empty() {
+                    if let Some(ct) = ack.headers.get(HeaderName::CONTENT_TYPE) {
+                        ack_b.headers.push(HeaderName::CONTENT_TYPE, ct.to_string());
+                    }
+                    ack_b.body = relay_body(&ack.body);
+                }
+                let peer = b.peer.clone();
+                self.out.push_back(Action::Raw { peer, bytes: ack_b.to_bytes().into() });
+            }
+        }
+    }
+
+    /// A request inside one of our dialogs (BYE, re-INVITE, UPDATE, INFO, OPTIONS…).
+    /// Returns false when the Call-ID is not ours (the glue answers 481).
+    pub fn on_in_dialog_request(&mut self, stx: S, req: Request, now: Instant) -> bool {
+        let Some(call_id) = req.call_id() else { return false };
+        let Some(&(id, side)) = self.by_call_id.get(call_id) else { return false };
+        let Some(call) = self.calls.get_mut(&id) else { return false };
+        let _ = now;
+        // A request from a losing branch device (e.g. BYE after a late 2xx): just accept.
+        let from_winner = match side {
+            Side::A => true,
+            Side::B => call.b.as_ref().is_some_and(|(_, b)| Some(b.call_id.as_str()) == req.call_id()),
+        };
+        if !from_winner || call.state != CallState::Answered {
+            let status = if req.method == Method::Bye { 200 } else { 481 };
+            self.respond_to(stx, &req, status);
+            return true;
+        }
+        let (this, other) = match side {
+            Side::A => (Some(&mut call.a), call.b.as_mut().map(|(_, b)| b)),
+            Side::B => (call.b.as_mut().map(|(_, b)| b), Some(&mut call.a)),
+        };
+        let (Some(this), Some(other)) = (this, other) else { return true };
+        let cseq = req.cseq().map(|c| c.seq).unwrap_or(0);
+        if cseq <= this.remote_cseq && req.method != Method::Ack {
+            let r = Response::for_request(&req, 500, "Server Internal Error");
+            self.out.push_back(Action::Respond { stx, response: r });
+            return true;
+        }
+        this.remote_cseq = cseq;
+        match req.method {
+            Method::Bye => {
+                let bye = other.request(Method::Bye, None);
+                let peer = other.peer.clone();
+                let other_side = opposite(side);
+                self.respond_to(stx, &req, 200);
+                self.out.push_back(Action::Request {
+                    token: ReqToken { call: id, kind: ReqKind::Bye(other_side) },
+                    request: bye,
+                    peer,
+                });
+                if let Some(c) = self.calls.get_mut(&id) {
+                    c.state = CallState::Ended;
+                }
+                self.finish(id, if side == Side::A { "caller hung up" } else { "callee hung up" });
+            }
+            Method::Options => self.respond_to(stx, &req, 200),
+            _ => {
+                // re-INVITE (hold/resume), UPDATE, INFO (DTMF relay): pass to the other leg.
+                if req.method == Method::Invite {
+                    this.remote_target = contact_uri(&req, &this.remote_target);
+                }
+                let mut fwd = other.request(req.method.clone(), None);
+                if let Some(ct) = req.headers.get(HeaderName::CONTENT_TYPE) {
+                    fwd.headers.push(HeaderName::CONTENT_TYPE, ct.to_string());
+                }
+                fwd.body = relay_body(&req.body);
+                let peer = other.peer.clone();
+                let to = opposite(side);
+                call.forwarded.push(Forwarded { stx, from: side, request: req });
+                self.out.push_back(Action::Request {
+                    token: ReqToken { call: id, kind: ReqKind::Forward(to) },
+                    request: fwd,
+                    peer,
+                });
+            }
+        }
+        true
+    }
+
+    /// Earliest time [`B2bua::handle_timeout`] must run.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.calls
+            .values()
+            .filter(|c| c.state == CallState::Ringing)
+            .map(|c| c.ring_deadline)
+            .min()
+    }
+
+    /// Ring timeouts: the caller hears 480 and every device stops ringing.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let ring_expired: Vec<u64> = self
+            .calls
+            .values()
+            .filter(|c| c.state == CallState::Ringing && now >= c.ring_deadline)
+            .map(|c| c.id)
+            .collect();
+        for id in ring_expired {
+            if let Some(call) = self.calls.get_mut(&id) {
+                call.state = CallState::Ended;
+                let stx = call.invite_stx;
+                let resp = a_response(call, 480, None, &self.user_agent);
+                self.out.push_back(Action::Respond { stx, response: resp });
+            }
+            self.cancel_branches(id, None);
+            self.finish(id, "no answer");
+        }
+    }
+
+    fn on_branch_response(&mut self, id: u64, n: usize, resp: Response, now: Instant) {
+        let Some(call) = self.calls.get_mut(&id) else { return };
+        let Some(branch) = call.branches.get_mut(n) else { return };
+        let status = resp.status;
+        if status < 200 {
+            if status > 100 && branch.state == BranchState::Calling {
+                branch.state = BranchState::Ringing;
+            }
+            if (status == 180 || status == 183) && !call.sent_180 && call.state == CallState::Ringing {
+                call.sent_180 = true;
+                let stx = call.invite_stx;
+                let r = a_response(call, 180, None, &self.user_agent);
+                self.out.push_back(Action::Respond { stx, response: r });
+            }
+            return;
+        }
+        if (200..300).contains(&status) {
+            let mut b = LegDialog {
+                call_id: branch.invite.call_id().unwrap_or_default().to_string(),
+                local: branch.invite.from_hdr().unwrap_or_else(|_| NameAddr::new(branch.target.uri.clone())),
+                remote: resp.to_hdr().unwrap_or_else(|_| NameAddr::new(branch.target.uri.clone())),
+                remote_target: contact_uri(&resp, &branch.target.uri),
+                route_set: uac_route_set(&resp),
+                local_cseq: 1,
+                remote_cseq: 0,
+                peer: branch.target.peer.clone(),
+                local_addr: branch.target.local_addr,
+            };
+            if call.state != CallState::Ringing || call.b.is_some() {
+                // Lost the race: ACK then BYE this device.
+                branch.state = BranchState::Answered;
+                let ack = b.request(Method::Ack, Some(1));
+                let bye = b.request(Method::Bye, None);
+                let peer = b.peer.clone();
+                self.out.push_back(Action::Raw { peer: peer.clone(), bytes: ack.to_bytes().into() });
+                self.out.push_back(Action::Request {
+                    token: ReqToken { call: id, kind: ReqKind::Bye(Side::B) },
+                    request: bye,
+                    peer,
+                });
+                self.try_remove(id);
+                return;
+            }
+            branch.state = BranchState::Answered;
+            call.state = CallState::Answered;
+            let offer_in_invite = !call.a_invite.body.is_empty();
+            if offer_in_invite {
+                let ack = b.request(Method::Ack, Some(1));
+                self.out.push_back(Action::Raw { peer: b.peer.clone(), bytes: ack.to_bytes().into() });
+            } else {
+                call.b_ack_held = Some(1);
+            }
+            call.b = Some((n, b));
+            let ct = resp.headers.get(HeaderName::CONTENT_TYPE).map(str::to_string);
+            let body = relay_body(&resp.body);
+            let ok = a_response(call, 200, Some((ct, body)), &self.user_agent);
+            let stx = call.invite_stx;
+            self.out.push_back(Action::Respond { stx, response: ok });
+            tracing::info!(call = id, branch = n, "answered; cancelling the other devices");
+            self.cancel_branches(id, Some(n));
+            return;
+        }
+        // Final failure of this branch.
+        branch.state = BranchState::Failed(status);
+        if call.state != CallState::Ringing {
+            self.try_remove(id);
+            return;
+        }
+        let all_failed = call.branches.iter().all(|b| matches!(b.state, BranchState::Failed(_)));
+        if all_failed {
+            let codes: Vec<u16> = call
+                .branches
+                .iter()
+                .filter_map(|b| if let BranchState::Failed(c) = b.state { Some(c) } else { None })
+                .collect();
+            let best = best_final(&codes);
+            call.state = CallState::Ended;
+            let stx = call.invite_stx;
+            let r = a_response(call, best, None, &self.user_agent);
+            self.out.push_back(Action::Respond { stx, response: r });
+            self.finish(id, "every device refused");
+        }
+    }
+
+    fn on_forward_response(&mut self, id: u64, to_side: Side, resp: Response) {
+        if resp.status < 200 {
+            return;
+        }
+        let Some(call) = self.calls.get_mut(&id) else { return };
+        let from = opposite(to_side);
+        let Some(pos) = call.forwarded.iter().position(|f| f.from == from) else { return };
+        let fwd = call.forwarded.remove(pos);
+        // ACK the other leg's 2xx to a re-INVITE ourselves.
+        if fwd.request.method == Method::Invite && resp.is_success() {
+            let cseq = resp.cseq().map(|c| c.seq).unwrap_or(0);
+            let leg = match to_side {
+                Side::A => Some(&mut call.a),
+                Side::B => call.b.as_mut().map(|(_, b)| b),
+            };
+            if let Some(leg) = leg {
+                let ack = leg.request(Method::Ack, Some(cseq));
+                self.out.push_back(Action::Raw { peer: leg.peer.clone(), bytes: ack.to_bytes().into() });
+            }
+        }
+        let ct = resp.headers.get(HeaderName::CONTENT_TYPE).map(str::to_string);
+        let mut r = Response::for_request(&fwd.request, resp.status, &resp.reason);
+        let leg = match from {
+            Side::A => Some(&call.a),
+            Side::B => call.b.as_ref().map(|(_, b)| b),
+        };
+        if let Some(leg) = leg {
+            r.headers.set(HeaderName::TO, leg.local.to_string());
+            r.headers.push(HeaderName::CONTACT, contact_for(leg.local_addr).to_string());
+        }
+        if let Some(ct) = ct {
+            r.headers.push(HeaderName::CONTENT_TYPE, ct);
+        }
+        r.body = relay_body(&resp.body);
+        self.out.push_back(Action::Respond { stx: fwd.stx, response: r });
+    }
+
+    /// CANCELs every branch still ringing, except `keep`.
+    fn cancel_branches(&mut self, id: u64, keep: Option<usize>) {
+        let Some(call) = self.calls.get_mut(&id) else { return };
+        for (n, b) in call.branches.iter_mut().enumerate() {
+            if Some(n) == keep {
+                continue;
+            }
+            if matches!(b.state, BranchState::Calling | BranchState::Ringing) {
+                b.state = BranchState::Cancelling;
+                self.out.push_back(Action::Cancel { token: ReqToken { call: id, kind: ReqKind::Branch(n) } });
+            }
+        }
+    }
+
+    fn hang_up_both(&mut self, id: u64) {
+        let Some(call) = self.calls.get_mut(&id) else { return };
+        call.state = CallState::Ended;
+        let bye_a = call.a.request(Method::Bye, None);
+        self.out.push_back(Action::Request {
+            token: ReqToken { call: id, kind: ReqKind::Bye(Side::A) },
+            request: bye_a,
+            peer: call.a.peer.clone(),
+        });
+        if let Some((_, b)) = call.b.as_mut() {
+            let bye_b = b.request(Method::Bye, None);
+            self.out.push_back(Action::Request {
+                token: ReqToken { call: id, kind: ReqKind::Bye(Side::B) },
+                request: bye_b,
+                peer: b.peer.clone(),
+            });
+        }
+    }
+
+    /// Marks a call ended; it is forgotten once no device can still answer (a branch being
+    /// cancelled may still send a 2xx that must be ACKed and BYEd).
+    fn finish(&mut self, id: u64, reason: &'static str) {
+        self.out.push_back(Action::Ended { call: id, reason });
+        self.try_remove(id);
+    }
+
+    fn try_remove(&mut self, id: u64) {
+        let Some(call) = self.calls.get(&id) else { return };
+        let unsettled = call.branches.iter().any(|b| {
+            matches!(
+                b.state,
+                BranchState::Calling | BranchState::Ringing | BranchState::Cancelling
+            )
+        });
+        if call.state != CallState::Ended || unsettled {
+            return;
+        }
+        if let Some(call) = self.calls.remove(&id) {
+            self.by_call_id.remove(&call.a.call_id);
+            for b in &call.branches {
+                if let Some(cid) = b.invite.call_id() {
+                    self.by_call_id.remove(cid);
+                }
+            }
+        }
+    }
+
+    fn respond_to(&mut self, stx: S, req: &Request, status: u16) {
+        let r = Response::for_request(req, status, reason_phrase(status));
+        self.out.push_back(Action::Respond { stx, response: r });
+    }
+}
+
+/// Methods we accept in dialogs.
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REGISTER";
+
+fn opposite(s: Side) -> Side {
+    match s {
+        Side::A => Side::B,
+        Side::B => Side::A,
+    }
+}
+
+/// A response on the caller's INVITE with our To-tag and Contact.
+fn a_response<S>(
+    call: &Call<S>,
+    status: u16,
+    body: Option<(Option<String>, Bytes)>,
+    agent: &str,
+) -> Response {
+    let mut r = Response::for_request(&call.a_invite, status, reason_phrase(status));
+    r.headers.set(HeaderName::TO, call.a.local.to_string());
+    if status < 300 {
+        r.headers.push(HeaderName::CONTACT, contact_for(call.a.local_addr).to_string());
+        r.headers.push(HeaderName::ALLOW, ALLOW);
+    }
+    r.headers.push(HeaderName::SERVER, agent.to_string());
+    if let Some((ct, b)) = body {
+        if let Some(ct) = ct {
+            r.headers.push(HeaderName::CONTENT_TYPE, ct);
+        }
+        r.body = b;
+    }
+    r
+}
+
+/// The answer the caller hears when every device failed (RFC 3261 §16.7, simplified for a
+/// PBX): 6xx first, then busy, then the lowest other code; all timeouts → 480.
+fn best_final(codes: &[u16]) -> u16 {
+    if let Some(c) = codes.iter().find(|c| **c >= 600) {
+        return *c;
+    }
+    if codes.contains(&486) {
+        return 486;
+    }
+    if codes.iter().all(|c| *c == 408 || *c == 487) {
+        return 480;
+    }
+    codes.iter().copied().filter(|c| *c != 408).min().unwrap_or(480)
+}
+
+/// The media seam: SDP bodies cross the B2BUA here. Until the media core anchors RTP in the
+/// host, bodies pass through unchanged.
+fn relay_body(body: &Bytes) -> Bytes {
+    body.clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn best_final_prefers_busy_and_6xx() {
+        assert_eq!(best_final(&[486, 480]), 486);
+        assert_eq!(best_final(&[603, 486]), 603);
+        assert_eq!(best_final(&[408, 408]), 480);
+        assert_eq!(best_final(&[404, 500]), 404);
+    }
+}

@@ -1,0 +1,215 @@
+//! Registration state as the core sees it: users and their devices' bindings, cached in
+//! memory for the call path and written behind to the embedded store, so a restart does not
+//! log phones out while a slow disk never stalls SIP processing.
+
+use std::collections::HashMap;
+use std::sync::mpsc as std_mpsc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use madoguchi_sip::auth::{AuthConfig, AuthResult, Authenticator};
+use madoguchi_sip::guard::{Admission, Guard, GuardConfig, Penalty};
+use madoguchi_sip::message::{reason_phrase, HeaderAccess, Request, Response, Transport, Uri};
+use madoguchi_sip::parse::parse_uri;
+use madoguchi_sip::registrar::{self, Binding, RegistrarConfig};
+use madoguchi_store::{Store, UserRecord};
+use tracing::{info, warn};
+
+use crate::transport::Peer;
+
+/// What to do with a REGISTER's answer.
+#[derive(Debug)]
+pub enum RegisterReply {
+    Now(Response),
+    /// Hold a failed-auth 403 this long (brute-force slowing).
+    After(Duration, Response),
+    /// The source is blocked: send nothing.
+    Drop,
+}
+
+/// Users, bindings, the authenticator and the brute-force guard.
+pub struct Registry {
+    /// Origin of the guard's millisecond clock.
+    epoch: Instant,
+    users: HashMap<String, UserRecord>,
+    bindings: HashMap<String, Vec<Binding>>,
+    auth: Authenticator,
+    guard: Guard,
+    config: RegistrarConfig,
+    persist: std_mpsc::Sender<(String, Vec<Binding>)>,
+}
+
+impl Registry {
+    /// Loads users and bindings from the store and starts the write-behind thread.
+    pub fn load(store: Store, realm: &str, config: RegistrarConfig) -> anyhow::Result<Registry> {
+        let users = store
+            .list_users()?
+            .into_iter()
+            .map(|u| (u.extension.clone(), u))
+            .collect::<HashMap<_, _>>();
+        let now = unix_now();
+        let mut bindings: HashMap<String, Vec<Binding>> = HashMap::new();
+        for (aor, list) in store.all_bindings::<Binding>()? {
+            let live: Vec<Binding> = list.into_iter().filter(|b| b.expires_at_unix > now).collect();
+            if !live.is_empty() {
+                bindings.insert(aor, live);
+            }
+        }
+        info!(users = users.len(), registered = bindings.len(), "registry loaded from the store");
+        let (tx, rx) = std_mpsc::channel::<(String, Vec<Binding>)>();
+        let writer_store = store.clone();
+        std::thread::Builder::new()
+            .name("binding-writer".into())
+            .spawn(move || write_behind(writer_store, rx))?;
+        Ok(Registry {
+            epoch: Instant::now(),
+            users,
+            bindings,
+            auth: Authenticator::new(AuthConfig::new(realm), store.server_secret()),
+            guard: Guard::new(GuardConfig::default()),
+            config,
+            persist: tx,
+        })
+    }
+
+    pub fn user_exists(&self, user: &str) -> bool {
+        self.users.get(user).is_some_and(|u| !u.disabled)
+    }
+
+    /// Every live device of a user: where to send (the Contact URI) and how to reach it (the
+    /// address its REGISTER came from, so devices behind NAT in the city LAN are reached).
+    pub fn contacts_of(&self, user: &str) -> Vec<(Uri, Peer)> {
+        let now = unix_now();
+        self.bindings
+            .get(user)
+            .map(|list| {
+                list.iter()
+                    .filter(|b| b.expires_at_unix > now)
+                    .filter_map(|b| Some((parse_uri(&b.contact).ok()?, peer_of(&b.source)?)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Handles a REGISTER end to end: guard, digest, registrar rules, persistence.
+    pub fn register(&mut self, req: &Request, source: &Peer, now: Instant) -> RegisterReply {
+        let now_unix = unix_now();
+        let now_ms = now.saturating_duration_since(self.epoch).as_millis() as u64;
+        let ip = source.addr.ip();
+        if self.guard.admit(ip, now_ms) == Admission::Drop {
+            return RegisterReply::Drop;
+        }
+        let users = &self.users;
+        let result = self.auth.check(req, now_unix, |name, alg| {
+            let u = users.get(name).filter(|u| !u.disabled)?;
+            Some(match alg {
+                madoguchi_sip::auth::Algorithm::Md5 => u.ha1_md5.clone(),
+                _ => u.ha1_sha256.clone(),
+            })
+        });
+        let user = match result {
+            AuthResult::Authorized(u) => u.username,
+            AuthResult::Challenge(resp) => return RegisterReply::Now(resp),
+            AuthResult::Forbidden(resp) => {
+                let claimed = req.to_hdr().ok().and_then(|t| t.uri.user_unescaped());
+                return self.penalise(ip, claimed.as_deref(), now_ms, resp);
+            }
+        };
+        // The authenticated user may only register its own address of record.
+        let aor = req.to_hdr().ok().and_then(|t| t.uri.user_unescaped()).unwrap_or_default();
+        if aor != user {
+            let resp = Response::for_request(req, 403, reason_phrase(403));
+            return self.penalise(ip, Some(&user), now_ms, resp);
+        }
+        self.guard.record_success(ip, Some(&user), now_ms);
+        let current = self.bindings.get(&aor).cloned().unwrap_or_default();
+        let source_text = format!("{}:{}", source.transport.as_str().to_ascii_lowercase(), source.addr);
+        let outcome = registrar::process(req, &current, &self.config, now_unix, &source_text);
+        if outcome.new_bindings != current {
+            if outcome.new_bindings.is_empty() {
+                self.bindings.remove(&aor);
+            } else {
+                self.bindings.insert(aor.clone(), outcome.new_bindings.clone());
+            }
+            let _ = self.persist.send((aor, outcome.new_bindings));
+        }
+        RegisterReply::Now(outcome.response)
+    }
+
+    fn penalise(&mut self, ip: std::net::IpAddr, user: Option<&str>, now_ms: u64, resp: Response) -> RegisterReply {
+        match self.guard.record_failure(ip, user, now_ms) {
+            Penalty::None => RegisterReply::Now(resp),
+            Penalty::Delay { ms } => RegisterReply::After(Duration::from_millis(ms), resp),
+            Penalty::Block { .. } => {
+                warn!(%ip, "source blocked after repeated authentication failures");
+                RegisterReply::Drop
+            }
+        }
+    }
+
+    /// Drops expired bindings from memory (the store is purged by the writer thread).
+    pub fn housekeeping(&mut self) {
+        let now = unix_now();
+        let mut changed = Vec::new();
+        for (aor, list) in self.bindings.iter_mut() {
+            let before = list.len();
+            list.retain(|b| b.expires_at_unix > now);
+            if list.len() != before {
+                changed.push((aor.clone(), list.clone()));
+            }
+        }
+        self.bindings.retain(|_, l| !l.is_empty());
+        let now_ms = Instant::now().saturating_duration_since(self.epoch).as_millis() as u64;
+        self.guard.sweep(now_ms);
+        for c in changed {
+            let _ = self.persist.send(c);
+        }
+    }
+}
+
+/// Writes binding changes to redb, coalescing bursts per AOR.
+fn write_behind(store: Store, rx: std_mpsc::Receiver<(String, Vec<Binding>)>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch: HashMap<String, Vec<Binding>> = HashMap::new();
+        batch.insert(first.0, first.1);
+        while let Ok((aor, list)) = rx.try_recv() {
+            batch.insert(aor, list);
+        }
+        for (aor, list) in batch.iter() {
+            if let Err(e) = store.put_bindings(aor, list) {
+                warn!(aor, error = %e, "cannot persist bindings");
+            }
+        }
+    }
+}
+
+/// `"udp:127.0.0.1:5062"` → a peer.
+fn peer_of(source: &str) -> Option<Peer> {
+    let (t, addr) = source.split_once(':')?;
+    let transport = match t {
+        "udp" => Transport::Udp,
+        "tcp" => Transport::Tcp,
+        "tls" => Transport::Tls,
+        "ws" => Transport::Ws,
+        "wss" => Transport::Wss,
+        _ => return None,
+    };
+    Some(Peer { transport, addr: addr.parse().ok()? })
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_from_source_text() {
+        let p = peer_of("udp:127.0.0.1:5062").unwrap();
+        assert_eq!(p.transport, Transport::Udp);
+        assert_eq!(p.addr.port(), 5062);
+        assert!(peer_of("udp:[::1]:5060").is_some());
+        assert!(peer_of("carrier-pigeon:1.2.3.4:1").is_none());
+    }
+}

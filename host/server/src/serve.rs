@@ -1,0 +1,170 @@
+//! `madoguchi serve` and `madoguchi demo`: assemble the configuration, open the store, bind
+//! the listeners and run the SIP core.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use madoguchi_sip::registrar::RegistrarConfig;
+use madoguchi_store::{Store, UserRecord};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::mpsc;
+use tracing::info;
+
+use crate::acl::Acl;
+use crate::config::{listener_from_flag, Config, TransportKind};
+use crate::core::engine::{Engine, ListenerInfo};
+use crate::core::registry::Registry;
+use crate::transport::{self, EdgeStats, Sender};
+
+/// Flags shared by `serve` and `demo`; they override the config file.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TOML configuration file.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// A SIP listener, `udp:ADDR:PORT` or `tcp:ADDR:PORT`; repeatable. Replaces the file's.
+    #[arg(long = "sip")]
+    sip: Vec<String>,
+    /// Admin API address.
+    #[arg(long)]
+    http: Option<std::net::SocketAddr>,
+    /// Data directory (embedded store, recordings, plugin artifacts).
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
+
+/// Demo staff: extension, name, password (demo only; the demo binds to loopback).
+const DEMO_USERS: [(&str, &str, &str); 3] = [
+    ("1001", "マイナンバー係 1", "zama1001"),
+    ("1002", "マイナンバー係 2", "zama1002"),
+    ("1003", "マイナンバー係 3", "zama1003"),
+];
+
+pub fn run(args: ServeArgs, demo: bool) -> Result<()> {
+    init_logging();
+    let mut cfg = match &args.config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    if !args.sip.is_empty() {
+        cfg.listeners = args.sip.iter().map(|f| listener_from_flag(f)).collect::<Result<_>>()?;
+    }
+    if let Some(h) = args.http {
+        cfg.server.http = h;
+    }
+    if let Some(d) = args.data {
+        cfg.server.data_dir = d;
+    }
+    if cfg.listeners.is_empty() {
+        cfg.listeners.push(listener_from_flag("udp:127.0.0.1:5060")?);
+        cfg.listeners.push(listener_from_flag("tcp:127.0.0.1:5060")?);
+    }
+    std::fs::create_dir_all(&cfg.server.data_dir)
+        .with_context(|| format!("cannot create data directory {}", cfg.server.data_dir.display()))?;
+    let store = Store::open(&cfg.server.data_dir)
+        .with_context(|| format!("cannot open the store in {}", cfg.server.data_dir.display()))?;
+    if demo {
+        ensure_demo_users(&store, &cfg.server.realm)?;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(serve(cfg, store, demo))
+}
+
+async fn serve(cfg: Config, store: Store, demo: bool) -> Result<()> {
+    let stats = Arc::new(EdgeStats::default());
+    let (core_tx, core_rx) = mpsc::channel(16_384);
+    let mut udp_sockets = Vec::new();
+    let mut infos = Vec::new();
+    let sender = Sender::new(stats.clone());
+    for (i, l) in cfg.listeners.iter().enumerate() {
+        let acl = Acl::new(&l.allow);
+        match l.transport {
+            TransportKind::Udp => {
+                let sock = Arc::new(
+                    UdpSocket::bind(l.address)
+                        .await
+                        .with_context(|| format!("cannot bind SIP udp:{}", l.address))?,
+                );
+                let local = sock.local_addr()?;
+                info!(listener = %l.name, %local, "SIP listening (udp)");
+                udp_sockets.push((local, sock.clone()));
+                infos.push(ListenerInfo { local });
+                tokio::spawn(transport::udp::run(i, sock, acl, core_tx.clone(), stats.clone()));
+            }
+            TransportKind::Tcp => {
+                let sock = TcpListener::bind(l.address)
+                    .await
+                    .with_context(|| format!("cannot bind SIP tcp:{}", l.address))?;
+                let local = sock.local_addr()?;
+                info!(listener = %l.name, %local, "SIP listening (tcp)");
+                infos.push(ListenerInfo { local });
+                tokio::spawn(transport::tcp::run(
+                    i,
+                    sock,
+                    acl,
+                    core_tx.clone(),
+                    sender.tcp_table(),
+                    stats.clone(),
+                ));
+            }
+        }
+    }
+    if udp_sockets.is_empty() {
+        bail!("no UDP listener configured: at least one is needed to reach phones");
+    }
+    let sender = sender.with_udp(udp_sockets);
+    let reg_cfg = RegistrarConfig {
+        max_contacts: cfg.registrar.max_contacts,
+        default_expires: cfg.registrar.default_expires,
+        min_expires: cfg.registrar.min_expires,
+        max_expires: cfg.registrar.max_expires,
+        ..RegistrarConfig::default()
+    };
+    let registry = Registry::load(store, &cfg.server.realm, reg_cfg)?;
+    let engine = Engine::new(registry, sender, infos, cfg.server.user_agent.clone());
+    let http = TcpListener::bind(cfg.server.http)
+        .await
+        .with_context(|| format!("cannot bind the admin API on {}", cfg.server.http))?;
+    info!(addr = %cfg.server.http, "admin API listening");
+    tokio::spawn(async move {
+        let app = axum::Router::new().route(
+            "/api/v1/health",
+            axum::routing::get(|| async { axum::Json(serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})) }),
+        );
+        let _ = axum::serve(http, app).await;
+    });
+    if demo {
+        info!("demo ready: users 1001, 1002, 1003 (passwords zama1001, zama1002, zama1003) on {}", cfg.listeners.iter().map(|l| format!("{:?}:{}", l.transport, l.address)).collect::<Vec<_>>().join(", "));
+    }
+    engine.run(core_rx).await;
+    Ok(())
+}
+
+fn ensure_demo_users(store: &Store, realm: &str) -> Result<()> {
+    use madoguchi_sip::auth::{ha1_md5, ha1_sha256};
+    for (ext, name, pass) in DEMO_USERS {
+        if store.get_user(ext)?.is_none() {
+            store.add_user(&UserRecord {
+                extension: ext.into(),
+                display_name: name.into(),
+                realm: realm.into(),
+                ha1_md5: ha1_md5(ext, realm, pass),
+                ha1_sha256: ha1_sha256(ext, realm, pass),
+                created_unix: 0,
+                disabled: false,
+            })?;
+        }
+    }
+    Ok(())
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+}
