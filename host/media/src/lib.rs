@@ -6,5 +6,8 @@ pub mod dtmf;
 pub mod g711;
 pub mod jitter;
 pub mod pacing;
+pub mod prompt;
+pub mod resample;
 pub mod rtp;
 pub mod sdp;
+pub mod wav;
