@@ -110,7 +110,7 @@ fn regescrt_escaped_header_in_contact() {
 #[test]
 fn regaut01_unknown_scheme_is_challenged() {
     let req = load("regaut01.dat", "registrar 401 challenge");
-    let mut auth = Authenticator::new(AuthConfig::new("example.com"), [3; 32]);
+    let auth = Authenticator::new(AuthConfig::new("example.com"), [3; 32]);
     let mut looked_up = false;
     let result = auth.check(&req, NOW, |_, _| {
         looked_up = true;

@@ -25,8 +25,9 @@ mod digest;
 pub mod nonce;
 mod params;
 
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use std::sync::Mutex;
+
+use rand::Rng;
 
 pub use digest::{ha1_md5, ha1_sha256, response_qop_auth, Algorithm, ResponseInput};
 pub use params::{parse_auth_params, quote, AuthParams, ParamsError};
@@ -55,6 +56,10 @@ pub struct AuthConfig {
     /// How many nonces' counts are remembered for replay detection (see [`ReplayTracker`]).
     pub replay_capacity: usize,
     pub kind: ChallengeKind,
+    /// Challenges offered, in order of preference (RFC 8760 §2.4). Some UAs (sipp, older
+    /// desk phones) answer only the first challenge and only know MD5: list MD5 first for
+    /// them.
+    pub algorithms: Vec<Algorithm>,
 }
 
 impl AuthConfig {
@@ -65,6 +70,7 @@ impl AuthConfig {
             nonce_lifetime_secs: 300,
             replay_capacity: 16_384,
             kind: ChallengeKind::Www,
+            algorithms: vec![Algorithm::Sha256, Algorithm::Md5],
         }
     }
 }
@@ -90,21 +96,22 @@ pub enum AuthResult {
     Forbidden(Response),
 }
 
-/// Digest authenticator for one realm. Holds the replay tracker, so one instance serves the
-/// whole server (behind a mutex in an async driver; every call is short and does no I/O).
+/// Digest authenticator for one realm; one instance serves the whole server (`Send + Sync`,
+/// share it in an `Arc`). The only shared state, the replay tracker, sits behind a short
+/// internal lock taken after the digest verified, so `lookup_ha1` (a store read) never runs
+/// under a lock.
 pub struct Authenticator {
     config: AuthConfig,
     signer: NonceSigner,
-    replay: ReplayTracker,
+    replay: Mutex<ReplayTracker>,
     secret: [u8; 32],
-    rng: StdRng,
 }
 
 impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Authenticator")
             .field("config", &self.config)
-            .field("tracked_nonces", &self.replay.len())
+            .field("tracked_nonces", &self.tracker().len())
             .finish_non_exhaustive()
     }
 }
@@ -126,11 +133,16 @@ impl Authenticator {
     pub fn new(config: AuthConfig, secret: [u8; 32]) -> Authenticator {
         Authenticator {
             signer: NonceSigner::new(secret, &config.realm, config.nonce_lifetime_secs),
-            replay: ReplayTracker::new(config.replay_capacity),
+            replay: Mutex::new(ReplayTracker::new(config.replay_capacity)),
             config,
             secret,
-            rng: StdRng::from_entropy(),
         }
+    }
+
+    /// The replay tracker; a panic elsewhere while holding it cannot leave it inconsistent
+    /// (each update is a single map operation), so a poisoned lock is simply taken over.
+    fn tracker(&self) -> std::sync::MutexGuard<'_, ReplayTracker> {
+        self.replay.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn realm(&self) -> &str {
@@ -139,7 +151,7 @@ impl Authenticator {
 
     /// Checks the request's credentials. `lookup_ha1(username, algorithm)` returns the
     /// user's lower-case hex HA1 for that algorithm, or `None` for unknown/disabled users.
-    pub fn check<F>(&mut self, req: &Request, now_unix: u64, lookup_ha1: F) -> AuthResult
+    pub fn check<F>(&self, req: &Request, now_unix: u64, lookup_ha1: F) -> AuthResult
     where
         F: FnOnce(&str, Algorithm) -> Option<String>,
     {
@@ -186,13 +198,14 @@ impl Authenticator {
                 return AuthResult::Challenge(self.challenge(req, now_unix, true))
             }
         };
-        match self.replay.check_and_record(
+        let verdict = self.tracker().check_and_record(
             answer.nonce,
             issued_unix,
             answer.nc,
             now_unix,
             self.config.nonce_lifetime_secs,
-        ) {
+        );
+        match verdict {
             NcCheck::Accept => AuthResult::Authorized(AuthorizedUser {
                 username: answer.username.to_string(),
                 algorithm: answer.algorithm,
@@ -201,16 +214,16 @@ impl Authenticator {
         }
     }
 
-    /// A 401/407 with two challenges sharing one fresh nonce: SHA-256 first, then MD5
-    /// (RFC 8760 §2.4: in order of preference).
-    pub fn challenge(&mut self, req: &Request, now_unix: u64, stale: bool) -> Response {
+    /// A 401/407 with one challenge per configured algorithm sharing one fresh nonce, in
+    /// order of preference (RFC 8760 §2.4; by default SHA-256, then MD5).
+    pub fn challenge(&self, req: &Request, now_unix: u64, stale: bool) -> Response {
         let (status, header) = match self.config.kind {
             ChallengeKind::Www => (401, HeaderName::WWW_AUTHENTICATE),
             ChallengeKind::Proxy => (407, HeaderName::PROXY_AUTHENTICATE),
         };
-        let nonce = self.signer.issue(now_unix, self.rng.gen());
+        let nonce = self.signer.issue(now_unix, rand::thread_rng().gen());
         let mut resp = response_to(req, status);
-        for alg in [Algorithm::Sha256, Algorithm::Md5] {
+        for &alg in &self.config.algorithms {
             let mut v = format!(
                 "Digest realm={}, nonce=\"{nonce}\", algorithm={}, qop=\"auth\"",
                 quote(&self.config.realm),

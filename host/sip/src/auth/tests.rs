@@ -81,7 +81,7 @@ fn expect_challenge(r: AuthResult, stale: bool) -> Response {
 
 #[test]
 fn no_credentials_get_both_challenges_sha256_first() {
-    let mut a = auth();
+    let a = auth();
     let resp = expect_challenge(a.check(&register(), T0, lookup), false);
     let ch: Vec<_> = resp
         .headers
@@ -104,7 +104,7 @@ fn no_credentials_get_both_challenges_sha256_first() {
 #[test]
 fn correct_answers_are_authorized_for_both_algorithms() {
     for alg in [Algorithm::Sha256, Algorithm::Md5] {
-        let mut a = auth();
+        let a = auth();
         let nonce = nonce_of(&expect_challenge(a.check(&register(), T0, lookup), false));
         let req = with_auth(&answer("2001", "s3cret", alg, &nonce, 1));
         match a.check(&req, T0 + 1, lookup) {
@@ -119,7 +119,7 @@ fn correct_answers_are_authorized_for_both_algorithms() {
 
 #[test]
 fn wrong_password_and_unknown_user_look_the_same() {
-    let mut a = auth();
+    let a = auth();
     let nonce = nonce_of(&expect_challenge(a.check(&register(), T0, lookup), false));
     let wrong = a.check(
         &with_auth(&answer("2001", "guess", Algorithm::Sha256, &nonce, 1)),
@@ -156,7 +156,7 @@ fn wrong_password_and_unknown_user_look_the_same() {
 
 #[test]
 fn a_lookup_that_returns_a_malformed_ha1_never_authorizes() {
-    let mut a = auth();
+    let a = auth();
     let nonce = nonce_of(&expect_challenge(a.check(&register(), T0, lookup), false));
     let req = with_auth(&answer("2001", "s3cret", Algorithm::Md5, &nonce, 1));
     // A SHA-256 HA1 handed back for an MD5 request (length mismatch) is treated as absent.
@@ -166,7 +166,7 @@ fn a_lookup_that_returns_a_malformed_ha1_never_authorizes() {
 
 #[test]
 fn replayed_nonce_count_is_challenged_with_stale() {
-    let mut a = auth();
+    let a = auth();
     let nonce = nonce_of(&expect_challenge(a.check(&register(), T0, lookup), false));
     let first = with_auth(&answer("2001", "s3cret", Algorithm::Sha256, &nonce, 1));
     assert!(matches!(
@@ -183,7 +183,7 @@ fn replayed_nonce_count_is_challenged_with_stale() {
 
 #[test]
 fn expired_nonce_gets_stale_only_with_the_right_password() {
-    let mut a = auth();
+    let a = auth();
     let nonce = nonce_of(&expect_challenge(a.check(&register(), T0, lookup), false));
     let later = T0 + 301;
     let good = with_auth(&answer("2001", "s3cret", Algorithm::Sha256, &nonce, 1));
@@ -214,19 +214,19 @@ fn nonces_survive_a_restart_with_the_same_secret() {
         auth().check(&register(), T0, lookup),
         false,
     ));
-    let mut restarted = auth();
+    let restarted = auth();
     let req = with_auth(&answer("2001", "s3cret", Algorithm::Md5, &nonce, 1));
     assert!(matches!(
         restarted.check(&req, T0 + 5, lookup),
         AuthResult::Authorized(_)
     ));
-    let mut other = Authenticator::new(AuthConfig::new(REALM), [1; 32]);
+    let other = Authenticator::new(AuthConfig::new(REALM), [1; 32]);
     expect_challenge(other.check(&req, T0 + 5, lookup), false);
 }
 
 #[test]
 fn forged_nonce_is_just_challenged() {
-    let mut a = auth();
+    let a = auth();
     let req = with_auth(&answer(
         "2001",
         "s3cret",
@@ -239,7 +239,7 @@ fn forged_nonce_is_just_challenged() {
 
 #[test]
 fn rfc4475_regaut01_unknown_scheme_gets_a_normal_challenge() {
-    let mut a = auth();
+    let a = auth();
     let req = with_auth("NoOneKnowsThisScheme opaque-data=here");
     let resp = expect_challenge(a.check(&req, T0, lookup), false);
     assert_eq!(resp.headers.count("WWW-Authenticate"), 2);
@@ -247,7 +247,7 @@ fn rfc4475_regaut01_unknown_scheme_gets_a_normal_challenge() {
 
 #[test]
 fn unusable_digest_answers_are_challenged_not_forbidden() {
-    let mut a = auth();
+    let a = auth();
     let nonce = nonce_of(&expect_challenge(a.check(&register(), T0, lookup), false));
     let good = answer("2001", "s3cret", Algorithm::Sha256, &nonce, 1);
     let variants = [
@@ -277,7 +277,7 @@ fn unusable_digest_answers_are_challenged_not_forbidden() {
 
 #[test]
 fn the_digest_among_several_authorization_headers_is_used() {
-    let mut a = auth();
+    let a = auth();
     let nonce = nonce_of(&expect_challenge(a.check(&register(), T0, lookup), false));
     let mut req = register();
     req.headers.push("Authorization", "Basic Zm9vOmJhcg==");
@@ -297,7 +297,7 @@ fn the_digest_among_several_authorization_headers_is_used() {
 
 #[test]
 fn uppercase_hex_response_is_accepted() {
-    let mut a = auth();
+    let a = auth();
     let nonce = nonce_of(&expect_challenge(a.check(&register(), T0, lookup), false));
     let v = answer("2001", "s3cret", Algorithm::Md5, &nonce, 1);
     let p = parse_auth_params(&v).unwrap();
@@ -313,7 +313,7 @@ fn uppercase_hex_response_is_accepted() {
 fn proxy_kind_uses_407_and_proxy_headers() {
     let mut cfg = AuthConfig::new(REALM);
     cfg.kind = ChallengeKind::Proxy;
-    let mut a = Authenticator::new(cfg, SECRET);
+    let a = Authenticator::new(cfg, SECRET);
     let mut req = register();
     req.method = Method::Invite;
     req.headers.set("CSeq", "1 INVITE");
@@ -352,4 +352,10 @@ fn proxy_kind_uses_407_and_proxy_headers() {
         a.check(&req, T0, lookup),
         AuthResult::Authorized(_)
     ));
+}
+
+#[test]
+fn authenticator_is_shareable_across_tasks() {
+    fn check<T: Send + Sync + 'static>() {}
+    check::<Authenticator>();
 }
