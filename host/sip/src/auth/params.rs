@@ -28,7 +28,7 @@ pub enum ParamsError {
     /// Something other than `,` after a value.
     #[error("expected ',' at byte {0}")]
     ExpectedComma(usize),
-    /// More than [`MAX_PARAMS`] parameters or a value longer than [`MAX_VALUE`].
+    /// More than `MAX_PARAMS` (24) parameters or a value longer than `MAX_VALUE` (1024 bytes).
     #[error("header too large")]
     TooLarge,
     /// The same parameter twice (RFC 7616 §3.4: each at most once).

@@ -359,3 +359,33 @@ fn authenticator_is_shareable_across_tasks() {
     fn check<T: Send + Sync + 'static>() {}
     check::<Authenticator>();
 }
+
+#[test]
+fn mutated_credentials_never_panic_and_only_authorize_when_equivalent() {
+    let a = auth();
+    let nonce = nonce_of(&expect_challenge(a.check(&register(), T0, lookup), false));
+    let good = answer("2001", "s3cret", Algorithm::Sha256, &nonce, 1);
+    let good_params = parse_auth_params(&good).unwrap();
+    let bytes = good.as_bytes();
+    let mut nc = 2u32;
+    for i in 0..bytes.len() {
+        for b in [b'"', b'\\', b',', b'=', b' ', b'0', b'f', b'A', 0xff] {
+            let mut v = bytes.to_vec();
+            v[i] = b;
+            // Give each attempt a fresh count so replay protection does not mask the result.
+            let s = String::from_utf8_lossy(&v).replace("nc=00000001", &format!("nc={nc:08x}"));
+            nc += 1;
+            if let AuthResult::Authorized(_) = a.check(&with_auth(&s), T0, lookup) {
+                let mut p = parse_auth_params(&s).unwrap();
+                p.params.retain(|(n, _)| n != "nc");
+                let mut g = good_params.clone();
+                g.params.retain(|(n, _)| n != "nc");
+                // Only case changes of the hex response or of names are allowed to pass.
+                for ((n1, v1), (n2, v2)) in p.params.iter().zip(&g.params) {
+                    assert!(n1.eq_ignore_ascii_case(n2), "{s}");
+                    assert!(v1.eq_ignore_ascii_case(v2), "{s}");
+                }
+            }
+        }
+    }
+}
