@@ -108,7 +108,14 @@ impl Plugin {
         );
         let mut store = Store::new(&rt.engine, state);
         store.limiter(|s| &mut s.limiter);
-        store.epoch_deadline_trap();
+        store.epoch_deadline_callback(|mut s| {
+            Ok(if s.data_mut().deadline.expired() {
+                wasmtime::UpdateDeadline::Interrupt
+            } else {
+                wasmtime::UpdateDeadline::Continue(1)
+            })
+        });
+        store.data_mut().deadline.start(rt.config.call_deadline);
         store.set_epoch_deadline(rt.deadline_ticks);
         let bound = match &self.inner.pre {
             Pre::Node(p) => p.instantiate(&mut store).map(Bound::Node),
@@ -123,9 +130,11 @@ impl Plugin {
                 poisoned: false,
             }),
             Err(e) => Err(match classify(self, &store, e) {
-                PluginError::Trap { plugin, message } => {
-                    PluginError::Instantiate { plugin, message }
-                }
+                PluginError::Trap { plugin, message }
+                | PluginError::BadAnswer {
+                    plugin,
+                    reason: message,
+                } => PluginError::Instantiate { plugin, message },
                 other => other,
             }),
         }
@@ -242,11 +251,13 @@ fn classify(plugin: &Plugin, store: &Store<HostState>, e: wasmtime::Error) -> Pl
             limit_bytes: rt.memory_limit_bytes,
         };
     }
-    match e.downcast_ref::<wasmtime::Trap>() {
-        Some(wasmtime::Trap::Interrupt) => PluginError::Deadline {
+    if store.data().deadline.hit {
+        return PluginError::Deadline {
             plugin: name,
             limit_ms: rt.call_deadline.as_millis() as u64,
-        },
+        };
+    }
+    match e.downcast_ref::<wasmtime::Trap>() {
         Some(trap) => {
             let mut message = trap.to_string();
             if let Some(stderr) = store.data().stderr_text() {

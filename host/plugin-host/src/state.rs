@@ -3,6 +3,9 @@
 //! schedule query, and (lazily, for std guests) an empty WASI context.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cpu_time::ThreadTime;
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -96,6 +99,51 @@ impl wasmtime::ResourceLimiter for Limiter {
     }
 }
 
+/// The budget of the call in progress. The epoch ticker measures wall time,
+/// which on a busy 2-core host also counts time the thread spent preempted;
+/// so when the epoch deadline fires we check the thread's CPU time and let a
+/// call that has not used its budget go on, up to a hard wall-time cap.
+pub(crate) struct CallDeadline {
+    pub limit: Duration,
+    wall_cap: Duration,
+    started_wall: Instant,
+    /// Thread CPU time at the start (`None` if the OS cannot tell: wall time only).
+    started_cpu: Option<Duration>,
+    pub hit: bool,
+}
+
+/// A call may take this many times its CPU budget in wall time when the
+/// host is overloaded, never more.
+const WALL_CAP_FACTOR: u32 = 5;
+
+impl CallDeadline {
+    fn new(limit: Duration) -> Self {
+        Self {
+            limit,
+            wall_cap: limit * WALL_CAP_FACTOR,
+            started_wall: Instant::now(),
+            started_cpu: None,
+            hit: false,
+        }
+    }
+
+    /// Start the budget of a new call (on the thread that makes it).
+    pub fn start(&mut self, limit: Duration) {
+        *self = Self::new(limit);
+        self.started_cpu = ThreadTime::try_now().ok().map(|t| t.as_duration());
+    }
+
+    /// Called by the epoch callback: has the call used up its budget?
+    pub fn expired(&mut self) -> bool {
+        let cpu = match (self.started_cpu, ThreadTime::try_now()) {
+            (Some(start), Ok(now)) => now.as_duration().saturating_sub(start),
+            _ => Duration::MAX,
+        };
+        self.hit = cpu >= self.limit || self.started_wall.elapsed() >= self.wall_cap;
+        self.hit
+    }
+}
+
 /// WASI with nothing in it: no preopened dirs, no env, no args, no sockets,
 /// stdin empty, stdout discarded, stderr captured (bounded) for diagnostics.
 struct EmptyWasi {
@@ -111,6 +159,7 @@ pub(crate) struct HostState {
     pub schedules: Option<Arc<dyn ScheduleSource>>,
     pub allow_schedules: bool,
     pub limiter: Limiter,
+    pub deadline: CallDeadline,
     log_lines_left: u32,
     wasi: Option<Box<EmptyWasi>>,
     stderr: Option<MemoryOutputPipe>,
@@ -137,6 +186,7 @@ impl HostState {
                 table_cap: 100_000,
                 hit: false,
             },
+            deadline: CallDeadline::new(Duration::ZERO),
             log_lines_left: LOG_LINES_PER_INSTANCE,
             wasi: None,
             stderr: None,
