@@ -130,7 +130,12 @@ struct DigestAnswer<'a> {
 
 impl Authenticator {
     /// `secret` is the store's server secret (32 random bytes, stable across restarts).
-    pub fn new(config: AuthConfig, secret: [u8; 32]) -> Authenticator {
+    /// An empty `config.algorithms` means the default (a 401 always carries a challenge).
+    pub fn new(mut config: AuthConfig, secret: [u8; 32]) -> Authenticator {
+        if config.algorithms.is_empty() {
+            config.algorithms = AuthConfig::new(&config.realm).algorithms;
+        }
+        config.algorithms.dedup();
         Authenticator {
             signer: NonceSigner::new(secret, &config.realm, config.nonce_lifetime_secs),
             replay: Mutex::new(ReplayTracker::new(config.replay_capacity)),
@@ -165,7 +170,13 @@ impl Authenticator {
             .filter_map(|v| parse_auth_params(v).ok())
             .filter(|p| p.is_digest() && p.get("realm") == Some(self.config.realm.as_str()))
             .collect();
-        let Some(answer) = parsed.iter().find_map(digest_answer) else {
+        // Answers with an algorithm we did not offer are challenged again (an admin who
+        // turned MD5 off means it).
+        let Some(answer) = parsed
+            .iter()
+            .filter_map(digest_answer)
+            .find(|a| self.config.algorithms.contains(&a.algorithm))
+        else {
             return AuthResult::Challenge(self.challenge(req, now_unix, false));
         };
 

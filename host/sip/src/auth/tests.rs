@@ -389,3 +389,54 @@ fn mutated_credentials_never_panic_and_only_authorize_when_equivalent() {
         }
     }
 }
+
+#[test]
+fn offered_algorithms_are_configurable_and_enforced() {
+    let mut cfg = AuthConfig::new(REALM);
+    cfg.algorithms = vec![Algorithm::Md5];
+    let a = Authenticator::new(cfg, SECRET);
+    let ch = expect_challenge(a.check(&register(), T0, lookup), false);
+    let offered: Vec<_> = ch
+        .headers
+        .get_all("WWW-Authenticate")
+        .map(|v| {
+            parse_auth_params(v)
+                .unwrap()
+                .get("algorithm")
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(offered, ["MD5"]);
+    let nonce = nonce_of(&ch);
+    // A correct SHA-256 answer is not accepted when SHA-256 is not offered.
+    let sha = with_auth(&answer("2001", "s3cret", Algorithm::Sha256, &nonce, 1));
+    expect_challenge(a.check(&sha, T0, lookup), false);
+    let md5 = with_auth(&answer("2001", "s3cret", Algorithm::Md5, &nonce, 2));
+    assert!(matches!(
+        a.check(&md5, T0, lookup),
+        AuthResult::Authorized(_)
+    ));
+
+    // MD5 preferred first, both offered.
+    let mut cfg = AuthConfig::new(REALM);
+    cfg.algorithms = vec![Algorithm::Md5, Algorithm::Sha256];
+    let ch = expect_challenge(
+        Authenticator::new(cfg, SECRET).check(&register(), T0, lookup),
+        false,
+    );
+    let first = ch.headers.get("WWW-Authenticate").unwrap();
+    assert_eq!(
+        parse_auth_params(first).unwrap().get("algorithm"),
+        Some("MD5")
+    );
+
+    // Empty means the default, never a 401 without challenges.
+    let mut cfg = AuthConfig::new(REALM);
+    cfg.algorithms.clear();
+    let ch = expect_challenge(
+        Authenticator::new(cfg, SECRET).check(&register(), T0, lookup),
+        false,
+    );
+    assert_eq!(ch.headers.count("WWW-Authenticate"), 2);
+}
