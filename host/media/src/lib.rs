@@ -7,6 +7,7 @@ pub mod g711;
 pub mod jitter;
 pub mod pacing;
 pub mod prompt;
+pub mod recording;
 pub mod resample;
 pub mod rtp;
 pub mod sdp;
