@@ -6,7 +6,9 @@ use std::net::{IpAddr, SocketAddr};
 
 use rand::Rng;
 
-use crate::message::{HeaderAccess, HeaderName, Headers, Host, Request, Transport, Via, MAGIC_COOKIE};
+use crate::message::{
+    HeaderAccess, HeaderName, Headers, Host, Request, Transport, Via, MAGIC_COOKIE,
+};
 use crate::parse::{self, ParseError};
 use crate::transaction::Peer;
 
@@ -89,9 +91,11 @@ pub fn response_destination(via: &Via, source: &Peer) -> SocketAddr {
     }
     let sent_by_port = via.port.unwrap_or_else(|| default_port(&via.transport));
     let param_ip = |name: &str| {
-        via.param(name)
-            .flatten()
-            .and_then(|v| v.trim_matches(|c| c == '[' || c == ']').parse::<IpAddr>().ok())
+        via.param(name).flatten().and_then(|v| {
+            v.trim_matches(|c| c == '[' || c == ']')
+                .parse::<IpAddr>()
+                .ok()
+        })
     };
     if let Some(maddr) = param_ip("maddr") {
         return SocketAddr::new(maddr, sent_by_port);
@@ -159,7 +163,11 @@ mod tests {
 
     #[test]
     fn same_ip_without_rport_is_untouched() {
-        let mut v = via(v4(192, 0, 2, 1), Some(5060), &[("branch", Some("z9hG4bKa"))]);
+        let mut v = via(
+            v4(192, 0, 2, 1),
+            Some(5060),
+            &[("branch", Some("z9hG4bKa"))],
+        );
         assert!(!stamp_via(&mut v, "192.0.2.1:5070".parse().unwrap()));
         assert_eq!(v.param("received"), None);
     }
@@ -190,24 +198,54 @@ mod tests {
     #[test]
     fn mapped_ipv6_source_equals_ipv4_sent_by() {
         let mut v = via(v4(192, 0, 2, 1), Some(5060), &[]);
-        assert!(!stamp_via(&mut v, "[::ffff:192.0.2.1]:5060".parse().unwrap()));
+        assert!(!stamp_via(
+            &mut v,
+            "[::ffff:192.0.2.1]:5060".parse().unwrap()
+        ));
     }
 
     #[test]
     fn destination_rules() {
         let src = Peer::udp("192.0.2.9:40000".parse().unwrap());
         // received + rport → NAT binding
-        let v = via(v4(10, 0, 0, 1), Some(5062), &[("received", Some("192.0.2.9")), ("rport", Some("40000"))]);
-        assert_eq!(response_destination(&v, &src), "192.0.2.9:40000".parse().unwrap());
+        let v = via(
+            v4(10, 0, 0, 1),
+            Some(5062),
+            &[("received", Some("192.0.2.9")), ("rport", Some("40000"))],
+        );
+        assert_eq!(
+            response_destination(&v, &src),
+            "192.0.2.9:40000".parse().unwrap()
+        );
         // received without rport → sent-by port
-        let v = via(v4(10, 0, 0, 1), Some(5062), &[("received", Some("192.0.2.9"))]);
-        assert_eq!(response_destination(&v, &src), "192.0.2.9:5062".parse().unwrap());
+        let v = via(
+            v4(10, 0, 0, 1),
+            Some(5062),
+            &[("received", Some("192.0.2.9"))],
+        );
+        assert_eq!(
+            response_destination(&v, &src),
+            "192.0.2.9:5062".parse().unwrap()
+        );
         // plain → sent-by, default port 5060
         let v = via(v4(192, 0, 2, 9), None, &[]);
-        assert_eq!(response_destination(&v, &src), "192.0.2.9:5060".parse().unwrap());
+        assert_eq!(
+            response_destination(&v, &src),
+            "192.0.2.9:5060".parse().unwrap()
+        );
         // maddr wins over received
-        let v = via(v4(10, 0, 0, 1), Some(5070), &[("maddr", Some("239.1.1.1")), ("received", Some("192.0.2.9"))]);
-        assert_eq!(response_destination(&v, &src), "239.1.1.1:5070".parse().unwrap());
+        let v = via(
+            v4(10, 0, 0, 1),
+            Some(5070),
+            &[
+                ("maddr", Some("239.1.1.1")),
+                ("received", Some("192.0.2.9")),
+            ],
+        );
+        assert_eq!(
+            response_destination(&v, &src),
+            "239.1.1.1:5070".parse().unwrap()
+        );
         // reliable → same connection whatever the Via says
         let tcp = Peer::tcp("192.0.2.9:40001".parse().unwrap());
         assert_eq!(response_destination(&v, &tcp), tcp.addr);

@@ -29,7 +29,10 @@ fn uac_dialog_from_2xx_reverses_record_route_and_targets_contact() {
     let r = invite_with_rr();
     let mut ok = answer(&r, 200, Some("b1"));
     ok.headers.remove("Record-Route");
-    ok.headers.push("Record-Route", "<sip:p2.example.com;lr>, <sip:p1.example.com;lr>");
+    ok.headers.push(
+        "Record-Route",
+        "<sip:p2.example.com;lr>, <sip:p1.example.com;lr>",
+    );
     let d = Dialog::uac(&r, &ok).unwrap();
     assert_eq!(d.state(), DialogState::Confirmed);
     assert_eq!(d.role(), Role::Uac);
@@ -41,7 +44,11 @@ fn uac_dialog_from_2xx_reverses_record_route_and_targets_contact() {
             remote_tag: "b1".into()
         }
     );
-    let hosts: Vec<String> = d.route_set().iter().map(|r| r.uri.host.to_string()).collect();
+    let hosts: Vec<String> = d
+        .route_set()
+        .iter()
+        .map(|r| r.uri.host.to_string())
+        .collect();
     assert_eq!(hosts, ["p1.example.com", "p2.example.com"]);
     assert_eq!(d.remote_target().to_string(), "sip:b1@192.0.2.2:5060");
     assert_eq!(d.next_hop().host.to_string(), "p1.example.com");
@@ -84,11 +91,20 @@ fn in_dialog_requests_use_loose_routes_and_increment_cseq() {
     assert_eq!(info.cseq().unwrap().seq, 9);
     assert_eq!(bye.uri.to_string(), "sip:b1@192.0.2.2:5060");
     let routes: Vec<&str> = bye.headers.get_all("Route").collect();
-    assert_eq!(routes, ["<sip:p1.example.com;lr>", "<sip:p2.example.com;lr>"]);
+    assert_eq!(
+        routes,
+        ["<sip:p1.example.com;lr>", "<sip:p2.example.com;lr>"]
+    );
     assert_eq!(bye.to_hdr().unwrap().tag(), Some("b1"));
     assert_eq!(bye.from_hdr().unwrap().tag(), Some("a1"));
     assert_eq!(bye.call_id(), Some("dlg-1"));
-    assert_eq!(bye.top_via().unwrap().branch().map(|b| b.starts_with("z9hG4bK")), Some(true));
+    assert_eq!(
+        bye.top_via()
+            .unwrap()
+            .branch()
+            .map(|b| b.starts_with("z9hG4bK")),
+        Some(true)
+    );
     // The ACK repeats the INVITE's CSeq even after other requests.
     assert_eq!(d.ack(7, &via()).cseq().unwrap().seq, 7);
 }
@@ -112,14 +128,24 @@ fn uas_dialog_checks_cseq_order_and_refreshes_target_on_reinvite() {
     assert_eq!(d.state(), DialogState::Early);
     d.confirm();
     assert_eq!(d.remote_seq(), Some(7));
-    let hosts: Vec<String> = d.route_set().iter().map(|r| r.uri.host.to_string()).collect();
-    assert_eq!(hosts, ["p1.example.com", "p2.example.com"], "UAS keeps Record-Route order");
+    let hosts: Vec<String> = d
+        .route_set()
+        .iter()
+        .map(|r| r.uri.host.to_string())
+        .collect();
+    assert_eq!(
+        hosts,
+        ["p1.example.com", "p2.example.com"],
+        "UAS keeps Record-Route order"
+    );
     assert_eq!(d.remote_target().to_string(), "sip:alice@192.0.2.1:5060");
 
     // A re-INVITE with a new Contact moves the target.
     let mut reinvite = invite("z9hG4bKre", "dlg-1", 8);
     reinvite.headers.set("To", "<sip:bob@192.0.2.2>;tag=b9");
-    reinvite.headers.set("Contact", "<sip:alice@198.51.100.7:5062>");
+    reinvite
+        .headers
+        .set("Contact", "<sip:alice@198.51.100.7:5062>");
     d.on_request(&reinvite).unwrap();
     assert_eq!(d.remote_target().to_string(), "sip:alice@198.51.100.7:5062");
     assert_eq!(d.remote_seq(), Some(8));
@@ -160,7 +186,10 @@ fn uas_tags_its_responses_and_reinvite_carries_local_contact() {
         madoguchi_sip::parse::parse_uri("sip:pbx@192.0.2.2:5060").unwrap(),
     ));
     let reinvite = d.request(Method::Invite, &via());
-    assert_eq!(reinvite.headers.get("Contact"), Some("<sip:pbx@192.0.2.2:5060>"));
+    assert_eq!(
+        reinvite.headers.get("Contact"),
+        Some("<sip:pbx@192.0.2.2:5060>")
+    );
     let bye = d.request(Method::Bye, &via());
     assert_eq!(bye.headers.get("Contact"), None);
 }

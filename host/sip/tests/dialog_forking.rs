@@ -10,27 +10,44 @@ use transaction_common::*;
 fn forked_provisionals_create_separate_early_dialogs() {
     let r = invite("z9hG4bKfork", "fork-1", 1);
     let mut set = DialogSet::new(r.clone());
-    assert_eq!(set.on_response(&answer(&r, 100, None)).unwrap(), ForkEvent::Nothing);
+    assert_eq!(
+        set.on_response(&answer(&r, 100, None)).unwrap(),
+        ForkEvent::Nothing
+    );
     assert_eq!(
         set.on_response(&answer(&r, 180, Some("x"))).unwrap(),
-        ForkEvent::Early { remote_tag: "x".into(), new: true }
+        ForkEvent::Early {
+            remote_tag: "x".into(),
+            new: true
+        }
     );
     assert_eq!(
         set.on_response(&answer(&r, 183, Some("y"))).unwrap(),
-        ForkEvent::Early { remote_tag: "y".into(), new: true }
+        ForkEvent::Early {
+            remote_tag: "y".into(),
+            new: true
+        }
     );
     assert_eq!(
         set.on_response(&answer(&r, 180, Some("x"))).unwrap(),
-        ForkEvent::Early { remote_tag: "x".into(), new: false }
+        ForkEvent::Early {
+            remote_tag: "x".into(),
+            new: false
+        }
     );
     assert_eq!(set.dialogs().len(), 2);
-    assert!(set.dialogs().iter().all(|d| d.state() == DialogState::Early));
+    assert!(set
+        .dialogs()
+        .iter()
+        .all(|d| d.state() == DialogState::Early));
     assert!(set.confirmed().is_none());
 
     // y answers first: its early dialog is confirmed.
     assert_eq!(
         set.on_response(&answer(&r, 200, Some("y"))).unwrap(),
-        ForkEvent::Confirmed { remote_tag: "y".into() }
+        ForkEvent::Confirmed {
+            remote_tag: "y".into()
+        }
     );
     assert_eq!(set.confirmed().unwrap().id().remote_tag, "y");
     assert_eq!(set.get("y").unwrap().state(), DialogState::Confirmed);
@@ -38,18 +55,24 @@ fn forked_provisionals_create_separate_early_dialogs() {
     // Its 2xx again: a retransmission (re-send the ACK).
     assert_eq!(
         set.on_response(&answer(&r, 200, Some("y"))).unwrap(),
-        ForkEvent::Retransmission { remote_tag: "y".into() }
+        ForkEvent::Retransmission {
+            remote_tag: "y".into()
+        }
     );
     // x answers too: ACK and BYE it.
     assert_eq!(
         set.on_response(&answer(&r, 200, Some("x"))).unwrap(),
-        ForkEvent::ExtraConfirmed { remote_tag: "x".into() }
+        ForkEvent::ExtraConfirmed {
+            remote_tag: "x".into()
+        }
     );
     assert_eq!(set.get("x").unwrap().state(), DialogState::Confirmed);
     // And a third branch never seen early.
     assert_eq!(
         set.on_response(&answer(&r, 200, Some("z"))).unwrap(),
-        ForkEvent::ExtraConfirmed { remote_tag: "z".into() }
+        ForkEvent::ExtraConfirmed {
+            remote_tag: "z".into()
+        }
     );
     assert_eq!(set.dialogs().len(), 3);
     let winner = set.into_confirmed().unwrap();
@@ -62,7 +85,9 @@ fn a_2xx_without_earlier_provisional_confirms_directly() {
     let mut set = DialogSet::new(r.clone());
     assert_eq!(
         set.on_response(&answer(&r, 200, Some("q"))).unwrap(),
-        ForkEvent::Confirmed { remote_tag: "q".into() }
+        ForkEvent::Confirmed {
+            remote_tag: "q".into()
+        }
     );
     assert_eq!(set.dialogs().len(), 1);
 }

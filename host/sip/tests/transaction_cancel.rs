@@ -18,7 +18,10 @@ fn no_auto_trying() -> TxConfig {
 
 fn call(p: &mut Pair) -> (Request, ClientTxId, ServerTxId) {
     let r = invite("z9hG4bKcan1", "call-c", 1);
-    let ctx = p.a.layer.send_request(r.clone(), p.peer_b(), p.now).unwrap();
+    let ctx =
+        p.a.layer
+            .send_request(r.clone(), p.peer_b(), p.now)
+            .unwrap();
     p.settle();
     let stx = match p.b.events.first() {
         Some((_, TxEvent::Request { tx, .. })) => *tx,
@@ -57,7 +60,10 @@ fn cancel_before_any_response_waits_for_a_provisional_then_487_ends_the_invite()
     let (r, ctx, stx) = call(&mut p);
     assert_eq!(p.a.layer.cancel(ctx, p.now), Ok(CancelOutcome::Deferred));
     p.run_until(ms(1_000));
-    assert!(p.a.sent_times("CANCEL").is_empty(), "§9.1: no CANCEL before a provisional");
+    assert!(
+        p.a.sent_times("CANCEL").is_empty(),
+        "§9.1: no CANCEL before a provisional"
+    );
     p.b.layer
         .send_response(stx, answer(&r, 180, Some("b1")), p.now)
         .unwrap();
@@ -76,7 +82,11 @@ fn cancel_before_any_response_waits_for_a_provisional_then_487_ends_the_invite()
     p.settle();
     // Alice's TU saw 180 and 487, not the CANCEL's 200; the 487 was ACKed by the layer.
     assert_eq!(statuses(&p, ctx), [180, 487]);
-    assert!(!p.a.events.iter().any(|(_, e)| matches!(e, TxEvent::Response { tx, .. } if *tx != ctx)));
+    assert!(!p
+        .a
+        .events
+        .iter()
+        .any(|(_, e)| matches!(e, TxEvent::Response { tx, .. } if *tx != ctx)));
     assert_eq!(p.a.sent_times("ACK"), [1_000]);
     assert_eq!(p.a.layer.client_state(ctx), Some(ClientState::Completed));
     assert_eq!(p.b.layer.server_state(stx), Some(ServerState::Confirmed));
@@ -116,10 +126,13 @@ fn cancel_after_200_the_2xx_wins_and_the_uac_acks_then_byes() {
     // Alice's TU must ACK the 2xx, then BYE.
     let mut ack = r.clone();
     ack.method = Method::Ack;
-    ack.headers.set("Via", "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKack1");
+    ack.headers
+        .set("Via", "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKack1");
     ack.headers.set("To", "<sip:bob@192.0.2.2>;tag=b1");
     ack.headers.set("CSeq", "1 ACK");
-    p.a.layer.send_2xx_ack(ctx, &ack, p.peer_b(), p.now).unwrap();
+    p.a.layer
+        .send_2xx_ack(ctx, &ack, p.peer_b(), p.now)
+        .unwrap();
     let mut bye = request("BYE", "z9hG4bKbye1", "call-c", 2);
     bye.headers.set("To", "<sip:bob@192.0.2.2>;tag=b1");
     let bye_tx = p.a.layer.send_request(bye, p.peer_b(), p.now).unwrap();
@@ -129,17 +142,20 @@ fn cancel_after_200_the_2xx_wins_and_the_uac_acks_then_byes() {
         .events
         .iter()
         .any(|(_, e)| matches!(e, TxEvent::Ack { invite: Some(t), .. } if *t == stx)));
-    let bye_stx = p
-        .b
-        .events
-        .iter()
-        .find_map(|(_, e)| match e {
-            TxEvent::Request { tx, request, .. } if request.method == Method::Bye => Some(*tx),
-            _ => None,
-        })
-        .expect("bob got the BYE");
+    let bye_stx =
+        p.b.events
+            .iter()
+            .find_map(|(_, e)| match e {
+                TxEvent::Request { tx, request, .. } if request.method == Method::Bye => Some(*tx),
+                _ => None,
+            })
+            .expect("bob got the BYE");
     p.b.layer
-        .send_response(bye_stx, Response200::of_req(&p.b.events, Method::Bye), p.now)
+        .send_response(
+            bye_stx,
+            Response200::of_req(&p.b.events, Method::Bye),
+            p.now,
+        )
         .unwrap();
     p.settle();
     assert!(p
@@ -176,7 +192,11 @@ fn cancel_crossing_a_486_gets_no_487_and_the_486_is_acked() {
     p.run_until(ms(40_000));
     assert!(p.a.layer.is_empty(), "alice still has {}", p.a.layer.len());
     assert!(p.b.layer.is_empty(), "bob still has {}", p.b.layer.len());
-    assert!(!p.a.events.iter().any(|(_, e)| matches!(e, TxEvent::Timeout { .. })));
+    assert!(!p
+        .a
+        .events
+        .iter()
+        .any(|(_, e)| matches!(e, TxEvent::Timeout { .. })));
 }
 
 #[test]
@@ -190,15 +210,14 @@ fn cancel_without_any_final_times_out_64_t1_after_the_cancel() {
     p.run_until(ms(1_000));
     assert_eq!(p.a.layer.cancel(ctx, p.now), Ok(CancelOutcome::Sent));
     p.run_until(ms(60_000));
-    let timeouts: Vec<_> = p
-        .a
-        .events
-        .iter()
-        .filter_map(|(t, e)| match e {
-            TxEvent::Timeout { tx, timer } => Some((*t, *tx, *timer)),
-            _ => None,
-        })
-        .collect();
+    let timeouts: Vec<_> =
+        p.a.events
+            .iter()
+            .filter_map(|(t, e)| match e {
+                TxEvent::Timeout { tx, timer } => Some((*t, *tx, *timer)),
+                _ => None,
+            })
+            .collect();
     // Only the INVITE's guard is reported, not the CANCEL's own Timer F.
     assert_eq!(timeouts, [(ms(33_000), ctx, Timer::CancelNoFinal)]);
     assert_eq!(p.a.layer.client_state(ctx), None);
@@ -236,14 +255,16 @@ fn cancel_for_an_unknown_invite_is_reported_without_match() {
 #[test]
 fn cancel_is_refused_for_non_invite_and_unknown_transactions() {
     let mut p = Pair::new(TxConfig::default());
-    let tx = p
-        .a
-        .layer
-        .send_request(request("OPTIONS", "z9hG4bKopt", "c", 1), p.peer_b(), p.now)
-        .unwrap();
+    let tx =
+        p.a.layer
+            .send_request(request("OPTIONS", "z9hG4bKopt", "c", 1), p.peer_b(), p.now)
+            .unwrap();
     assert_eq!(p.a.layer.cancel(tx, p.now), Err(TxError::NotInvite));
     p.run_until(ms(40_000));
-    assert_eq!(p.a.layer.cancel(tx, p.now), Err(TxError::UnknownTransaction));
+    assert_eq!(
+        p.a.layer.cancel(tx, p.now),
+        Err(TxError::UnknownTransaction)
+    );
 }
 
 /// Small builders for Bob's replies.

@@ -16,7 +16,11 @@ fn drain(l: &mut TransactionLayer) -> Vec<Output> {
 }
 
 fn first_line(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).lines().next().unwrap_or("").to_string()
+    String::from_utf8_lossy(b)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string()
 }
 
 /// RFC 4475 §3.3.? "inv2543": an RFC 2543 INVITE (no branch, no From tag, no Max-Forwards).
@@ -54,7 +58,8 @@ fn rfc2543_invite_retransmission_ack_and_cancel_match_without_branch() {
     let t0 = Instant::now();
     let mut l = TransactionLayer::new(TxConfig::default());
     let inv = req(INV2543);
-    l.handle_incoming(SipMessage::Request(inv.clone()), src(), t0).unwrap();
+    l.handle_incoming(SipMessage::Request(inv.clone()), src(), t0)
+        .unwrap();
     let out = drain(&mut l);
     let (stx, stamped) = match &out[..] {
         [Output::Event(TxEvent::Request { tx, request, .. })] => (*tx, request.clone()),
@@ -66,7 +71,8 @@ fn rfc2543_invite_retransmission_ack_and_cancel_match_without_branch() {
         Some(Some("192.0.2.50"))
     );
     // Retransmission: absorbed (no event, nothing to resend yet).
-    l.handle_incoming(SipMessage::Request(inv.clone()), src(), t0).unwrap();
+    l.handle_incoming(SipMessage::Request(inv.clone()), src(), t0)
+        .unwrap();
     assert!(drain(&mut l).is_empty());
     // CANCEL finds the INVITE by the 2543 rules (same URI, From, Call-ID, CSeq number, Via).
     let mut cancel = inv.clone();
@@ -91,8 +97,12 @@ fn rfc2543_invite_retransmission_ack_and_cancel_match_without_branch() {
     ack.headers.set("CSeq", "56 ACK");
     ack.headers
         .set("To", "<sip:+16505552222@ss1.example.net;user=phone>;tag=x1");
-    l.handle_incoming(SipMessage::Request(ack), src(), t0).unwrap();
-    assert!(drain(&mut l).is_empty(), "the ACK belongs to the transaction");
+    l.handle_incoming(SipMessage::Request(ack), src(), t0)
+        .unwrap();
+    assert!(
+        drain(&mut l).is_empty(),
+        "the ACK belongs to the transaction"
+    );
     assert_eq!(l.server_state(stx), Some(ServerState::Confirmed));
 }
 
@@ -101,10 +111,12 @@ fn rfc2543_different_cseq_is_a_new_transaction() {
     let t0 = Instant::now();
     let mut l = TransactionLayer::new(TxConfig::default());
     let inv = req(INV2543);
-    l.handle_incoming(SipMessage::Request(inv.clone()), src(), t0).unwrap();
+    l.handle_incoming(SipMessage::Request(inv.clone()), src(), t0)
+        .unwrap();
     let mut other = inv;
     other.headers.set("CSeq", "57 INVITE");
-    l.handle_incoming(SipMessage::Request(other), src(), t0).unwrap();
+    l.handle_incoming(SipMessage::Request(other), src(), t0)
+        .unwrap();
     let n = drain(&mut l)
         .iter()
         .filter(|o| matches!(o, Output::Event(TxEvent::Request { .. })))
@@ -118,23 +130,33 @@ fn bare_cookie_branch_falls_back_to_rfc2543_matching() {
     let t0 = Instant::now();
     let mut l = TransactionLayer::new(TxConfig::default());
     let opt = req(BADBRANCH);
-    l.handle_incoming(SipMessage::Request(opt.clone()), src(), t0).unwrap();
+    l.handle_incoming(SipMessage::Request(opt.clone()), src(), t0)
+        .unwrap();
     let stx = match &drain(&mut l)[..] {
         [Output::Event(TxEvent::Request { tx, .. })] => *tx,
         other => panic!("{other:?}"),
     };
-    l.send_response(stx, madoguchi_sip::message::Response::for_request(&opt, 200, "OK"), t0)
-        .unwrap();
+    l.send_response(
+        stx,
+        madoguchi_sip::message::Response::for_request(&opt, 200, "OK"),
+        t0,
+    )
+    .unwrap();
     assert_eq!(drain(&mut l).len(), 1);
     // Same request again: the final is resent, no new transaction.
-    l.handle_incoming(SipMessage::Request(opt.clone()), src(), t0).unwrap();
+    l.handle_incoming(SipMessage::Request(opt.clone()), src(), t0)
+        .unwrap();
     let out = drain(&mut l);
     assert!(matches!(&out[..], [Output::Transmit(t)] if first_line(&t.bytes) == "SIP/2.0 200 OK"));
     // Another request with the same bare cookie but another Call-ID is NOT a retransmission.
     let mut other = opt;
     other.headers.set("Call-ID", "another");
-    l.handle_incoming(SipMessage::Request(other), src(), t0).unwrap();
-    assert!(matches!(&drain(&mut l)[..], [Output::Event(TxEvent::Request { .. })]));
+    l.handle_incoming(SipMessage::Request(other), src(), t0)
+        .unwrap();
+    assert!(matches!(
+        &drain(&mut l)[..],
+        [Output::Event(TxEvent::Request { .. })]
+    ));
 }
 
 #[test]
@@ -145,8 +167,10 @@ fn same_branch_from_another_sent_by_is_another_transaction() {
     let mut b = a.clone();
     b.headers
         .set("Via", "SIP/2.0/UDP 192.0.2.7:5060;branch=z9hG4bKsame");
-    l.handle_incoming(SipMessage::Request(a), src(), t0).unwrap();
-    l.handle_incoming(SipMessage::Request(b), src(), t0).unwrap();
+    l.handle_incoming(SipMessage::Request(a), src(), t0)
+        .unwrap();
+    l.handle_incoming(SipMessage::Request(b), src(), t0)
+        .unwrap();
     assert_eq!(l.len(), 2);
 }
 
@@ -160,11 +184,17 @@ fn responses_match_by_branch_and_cseq_method() {
     // Right branch but CSeq method CANCEL: not this transaction.
     let mut wrong = answer(&r, 200, Some("x"));
     wrong.headers.set("CSeq", "1 CANCEL");
-    l.handle_incoming(SipMessage::Response(wrong), src(), t0).unwrap();
-    assert!(matches!(&drain(&mut l)[..], [Output::Event(TxEvent::StrayResponse { .. })]));
+    l.handle_incoming(SipMessage::Response(wrong), src(), t0)
+        .unwrap();
+    assert!(matches!(
+        &drain(&mut l)[..],
+        [Output::Event(TxEvent::StrayResponse { .. })]
+    ));
     l.handle_incoming(SipMessage::Response(answer(&r, 180, Some("x"))), src(), t0)
         .unwrap();
-    assert!(matches!(&drain(&mut l)[..], [Output::Event(TxEvent::Response { tx: id, .. })] if *id == tx));
+    assert!(
+        matches!(&drain(&mut l)[..], [Output::Event(TxEvent::Response { tx: id, .. })] if *id == tx)
+    );
 }
 
 #[test]
@@ -172,21 +202,28 @@ fn server_resends_last_provisional_on_retransmitted_invite() {
     let t0 = Instant::now();
     let mut l = TransactionLayer::new(TxConfig::default());
     let r = invite("z9hG4bKp1", "c1", 1);
-    l.handle_incoming(SipMessage::Request(r.clone()), src(), t0).unwrap();
+    l.handle_incoming(SipMessage::Request(r.clone()), src(), t0)
+        .unwrap();
     let stx = match &drain(&mut l)[..] {
         [Output::Event(TxEvent::Request { tx, .. })] => *tx,
         other => panic!("{other:?}"),
     };
-    l.send_response(stx, answer(&r, 180, Some("b")), t0).unwrap();
+    l.send_response(stx, answer(&r, 180, Some("b")), t0)
+        .unwrap();
     drain(&mut l);
-    l.handle_incoming(SipMessage::Request(r.clone()), src(), t0).unwrap();
+    l.handle_incoming(SipMessage::Request(r.clone()), src(), t0)
+        .unwrap();
     let out = drain(&mut l);
-    assert!(matches!(&out[..], [Output::Transmit(t)] if first_line(&t.bytes) == "SIP/2.0 180 Ringing"));
+    assert!(
+        matches!(&out[..], [Output::Transmit(t)] if first_line(&t.bytes) == "SIP/2.0 180 Ringing")
+    );
     // Non-INVITE in Trying: a retransmission is absorbed silently.
     let o = request("OPTIONS", "z9hG4bKp2", "c2", 1);
-    l.handle_incoming(SipMessage::Request(o.clone()), src(), t0).unwrap();
+    l.handle_incoming(SipMessage::Request(o.clone()), src(), t0)
+        .unwrap();
     drain(&mut l);
-    l.handle_incoming(SipMessage::Request(o), src(), t0).unwrap();
+    l.handle_incoming(SipMessage::Request(o), src(), t0)
+        .unwrap();
     assert!(drain(&mut l).is_empty());
 }
 
@@ -254,7 +291,9 @@ fn rport_is_filled_and_responses_follow_the_nat_binding() {
         Some(Output::Transmit(t)) => {
             assert_eq!(t.peer, Peer::udp(addr("203.0.113.9:40123")));
             let m = parse_bytes(&t.bytes);
-            assert!(String::from_utf8_lossy(&m.to_bytes()).contains("rport=40123;received=203.0.113.9"));
+            assert!(
+                String::from_utf8_lossy(&m.to_bytes()).contains("rport=40123;received=203.0.113.9")
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -268,13 +307,18 @@ fn tcp_responses_go_back_on_the_same_connection() {
     r.headers
         .set("Via", "SIP/2.0/TCP 10.0.0.5:5060;branch=z9hG4bKtcp");
     let conn = Peer::new(Transport::Tcp, addr("203.0.113.9:50000"));
-    l.handle_incoming(SipMessage::Request(r.clone()), conn.clone(), t0).unwrap();
+    l.handle_incoming(SipMessage::Request(r.clone()), conn.clone(), t0)
+        .unwrap();
     let stx = match drain(&mut l).pop() {
         Some(Output::Event(TxEvent::Request { tx, .. })) => tx,
         other => panic!("{other:?}"),
     };
-    l.send_response(stx, madoguchi_sip::message::Response::for_request(&r, 200, "OK"), t0)
-        .unwrap();
+    l.send_response(
+        stx,
+        madoguchi_sip::message::Response::for_request(&r, 200, "OK"),
+        t0,
+    )
+    .unwrap();
     assert!(matches!(drain(&mut l).pop(), Some(Output::Transmit(t)) if t.peer == conn));
 }
 
@@ -288,10 +332,14 @@ fn malformed_requests_are_refused_without_panicking() {
         l.handle_incoming(SipMessage::Request(r), src(), t0),
         Err(TxError::CSeqMethodMismatch)
     );
-    assert!(matches!(drain(&mut l).pop(), Some(Output::Transmit(t)) if first_line(&t.bytes).starts_with("SIP/2.0 400")));
+    assert!(
+        matches!(drain(&mut l).pop(), Some(Output::Transmit(t)) if first_line(&t.bytes).starts_with("SIP/2.0 400"))
+    );
     let mut r = request("OPTIONS", "z9hG4bKbad2", "c1", 1);
     r.headers.remove("Via");
-    assert!(l.handle_incoming(SipMessage::Request(r), src(), t0).is_err());
+    assert!(l
+        .handle_incoming(SipMessage::Request(r), src(), t0)
+        .is_err());
     assert!(drain(&mut l).is_empty());
     assert!(l.is_empty());
 }
@@ -301,13 +349,19 @@ fn send_request_checks_its_input() {
     let t0 = Instant::now();
     let mut l = TransactionLayer::new(TxConfig::default());
     let mut r = request("OPTIONS", "nocookie", "c1", 1);
-    assert_eq!(l.send_request(r.clone(), src(), t0), Err(TxError::MissingBranch));
+    assert_eq!(
+        l.send_request(r.clone(), src(), t0),
+        Err(TxError::MissingBranch)
+    );
     r = request("OPTIONS", "z9hG4bKok", "c1", 1);
     l.send_request(r.clone(), src(), t0).unwrap();
     assert_eq!(l.send_request(r, src(), t0), Err(TxError::Duplicate));
     let mut ack = request("ACK", "z9hG4bKack", "c1", 1);
     ack.headers.set("CSeq", "1 ACK");
-    assert_eq!(l.send_request(ack, src(), t0), Err(TxError::AckNotATransaction));
+    assert_eq!(
+        l.send_request(ack, src(), t0),
+        Err(TxError::AckNotATransaction)
+    );
 }
 
 #[test]
@@ -315,7 +369,11 @@ fn transport_error_ends_the_transaction_and_tells_the_tu() {
     let t0 = Instant::now();
     let mut l = TransactionLayer::new(TxConfig::default());
     let tx = l
-        .send_request(invite("z9hG4bKte", "c1", 1), Peer::tcp(addr("192.0.2.9:5060")), t0)
+        .send_request(
+            invite("z9hG4bKte", "c1", 1),
+            Peer::tcp(addr("192.0.2.9:5060")),
+            t0,
+        )
         .unwrap();
     let origin = match drain(&mut l).pop() {
         Some(Output::Transmit(t)) => t.origin,
@@ -323,7 +381,9 @@ fn transport_error_ends_the_transaction_and_tells_the_tu() {
     };
     assert_eq!(origin, TxRef::Client(tx));
     l.handle_transport_error(origin, t0);
-    assert!(matches!(drain(&mut l)[..], [Output::Event(TxEvent::TransportError { tx: TxRef::Client(id) })] if id == tx));
+    assert!(
+        matches!(drain(&mut l)[..], [Output::Event(TxEvent::TransportError { tx: TxRef::Client(id) })] if id == tx)
+    );
     assert!(l.is_empty());
     assert_eq!(l.poll_timeout(), None, "stale timers are skipped");
 }
@@ -335,7 +395,11 @@ fn a_stray_ack_goes_to_the_tu() {
     let mut ack = request("ACK", "z9hG4bKstray", "c1", 1);
     ack.headers.set("CSeq", "1 ACK");
     ack.headers.set("To", "<sip:bob@192.0.2.2>;tag=zz");
-    l.handle_incoming(SipMessage::Request(ack), src(), t0).unwrap();
-    assert!(matches!(drain(&mut l)[..], [Output::Event(TxEvent::Ack { invite: None, .. })]));
+    l.handle_incoming(SipMessage::Request(ack), src(), t0)
+        .unwrap();
+    assert!(matches!(
+        drain(&mut l)[..],
+        [Output::Event(TxEvent::Ack { invite: None, .. })]
+    ));
     assert!(l.is_empty());
 }

@@ -3,9 +3,7 @@
 mod transaction_common;
 
 use madoguchi_sip::message::{SipMessage, Transport};
-use madoguchi_sip::transaction::{
-    ClientState, Peer, ServerState, Timer, TxConfig, TxEvent,
-};
+use madoguchi_sip::transaction::{ClientState, Peer, ServerState, Timer, TxConfig, TxEvent};
 use transaction_common::*;
 
 /// An address where nobody listens: everything sent there is lost.
@@ -16,11 +14,10 @@ fn void() -> Peer {
 #[test]
 fn timer_a_doubles_without_cap_and_timer_b_fires_at_64_t1() {
     let mut p = Pair::new(TxConfig::default());
-    let tx = p
-        .a
-        .layer
-        .send_request(invite("z9hG4bKa1", "c1", 1), void(), p.now)
-        .unwrap();
+    let tx =
+        p.a.layer
+            .send_request(invite("z9hG4bKa1", "c1", 1), void(), p.now)
+            .unwrap();
     p.run_until(ms(31_999));
     assert_eq!(p.a.layer.client_state(tx), Some(ClientState::Calling));
     assert!(p.a.events.is_empty());
@@ -32,7 +29,9 @@ fn timer_a_doubles_without_cap_and_timer_b_fires_at_64_t1() {
     );
     let ev = p.a.take_events();
     assert_eq!(ev.len(), 1);
-    assert!(matches!(ev[0], (t, TxEvent::Timeout { tx: id, timer: Timer::B }) if t == ms(32_000) && id == tx));
+    assert!(
+        matches!(ev[0], (t, TxEvent::Timeout { tx: id, timer: Timer::B }) if t == ms(32_000) && id == tx)
+    );
     assert_eq!(p.a.layer.client_state(tx), None);
     assert!(p.a.layer.is_empty());
 }
@@ -40,11 +39,10 @@ fn timer_a_doubles_without_cap_and_timer_b_fires_at_64_t1() {
 #[test]
 fn timer_e_doubles_to_t2_and_timer_f_fires_at_64_t1() {
     let mut p = Pair::new(TxConfig::default());
-    let tx = p
-        .a
-        .layer
-        .send_request(request("OPTIONS", "z9hG4bKe1", "c1", 1), void(), p.now)
-        .unwrap();
+    let tx =
+        p.a.layer
+            .send_request(request("OPTIONS", "z9hG4bKe1", "c1", 1), void(), p.now)
+            .unwrap();
     p.run_until(ms(40_000));
     assert_eq!(
         p.a.sent_times("OPTIONS"),
@@ -52,7 +50,9 @@ fn timer_e_doubles_to_t2_and_timer_f_fires_at_64_t1() {
     );
     let ev = p.a.take_events();
     assert_eq!(ev.len(), 1);
-    assert!(matches!(ev[0], (t, TxEvent::Timeout { tx: id, timer: Timer::F }) if t == ms(32_000) && id == tx));
+    assert!(
+        matches!(ev[0], (t, TxEvent::Timeout { tx: id, timer: Timer::F }) if t == ms(32_000) && id == tx)
+    );
 }
 
 #[test]
@@ -63,12 +63,19 @@ fn timer_e_runs_at_t2_in_proceeding() {
     let tx = p.a.layer.send_request(r.clone(), void(), p.now).unwrap();
     p.run_until(ms(100));
     p.a.layer
-        .handle_incoming(SipMessage::Response(answer(&r, 100, None)), p.peer_b(), p.now)
+        .handle_incoming(
+            SipMessage::Response(answer(&r, 100, None)),
+            p.peer_b(),
+            p.now,
+        )
         .unwrap();
     p.run_until(ms(20_000));
     assert_eq!(p.a.layer.client_state(tx), Some(ClientState::Proceeding));
     // E was due at 500 (set in Trying); from then on every T2.
-    assert_eq!(p.a.sent_times("OPTIONS"), [0, 500, 4500, 8500, 12500, 16500]);
+    assert_eq!(
+        p.a.sent_times("OPTIONS"),
+        [0, 500, 4500, 8500, 12500, 16500]
+    );
     p.run_until(ms(32_000));
     assert_eq!(p.a.layer.client_state(tx), None);
 }
@@ -80,7 +87,9 @@ fn timer_d_is_32s_on_udp_and_absorbs_final_retransmissions() {
     let tx = p.a.layer.send_request(r.clone(), void(), p.now).unwrap();
     p.run_until(ms(100));
     let busy = SipMessage::Response(answer(&r, 486, Some("b1")));
-    p.a.layer.handle_incoming(busy.clone(), p.peer_b(), p.now).unwrap();
+    p.a.layer
+        .handle_incoming(busy.clone(), p.peer_b(), p.now)
+        .unwrap();
     p.settle();
     assert_eq!(p.a.layer.client_state(tx), Some(ClientState::Completed));
     // The ACK went to where the INVITE went, at once.
@@ -90,12 +99,11 @@ fn timer_d_is_32s_on_udp_and_absorbs_final_retransmissions() {
     p.a.layer.handle_incoming(busy, p.peer_b(), p.now).unwrap();
     p.settle();
     assert_eq!(p.a.sent_times("ACK"), [100, 5000]);
-    let responses = p
-        .a
-        .events
-        .iter()
-        .filter(|(_, e)| matches!(e, TxEvent::Response { .. }))
-        .count();
+    let responses =
+        p.a.events
+            .iter()
+            .filter(|(_, e)| matches!(e, TxEvent::Response { .. }))
+            .count();
     assert_eq!(responses, 1);
     // No INVITE retransmission after the final response.
     assert_eq!(p.a.sent_times("INVITE"), [0]);
@@ -110,7 +118,10 @@ fn timer_d_is_zero_on_tcp() {
     let mut p = Pair::with_transport(TxConfig::default(), Transport::Tcp);
     let r = invite("z9hG4bKd2", "c1", 1);
     let dest = Peer::tcp(addr("192.0.2.99:5060"));
-    let tx = p.a.layer.send_request(r.clone(), dest.clone(), p.now).unwrap();
+    let tx =
+        p.a.layer
+            .send_request(r.clone(), dest.clone(), p.now)
+            .unwrap();
     let busy = SipMessage::Response(answer(&r, 486, Some("b1")));
     p.a.layer.handle_incoming(busy, dest, p.now).unwrap();
     p.settle();
@@ -125,7 +136,9 @@ fn timer_k_is_t4_on_udp_and_zero_on_tcp() {
     let tx = p.a.layer.send_request(r.clone(), void(), p.now).unwrap();
     p.run_until(ms(200));
     let ok = SipMessage::Response(answer(&r, 200, Some("b1")));
-    p.a.layer.handle_incoming(ok.clone(), p.peer_b(), p.now).unwrap();
+    p.a.layer
+        .handle_incoming(ok.clone(), p.peer_b(), p.now)
+        .unwrap();
     p.run_until(ms(5_199));
     assert_eq!(p.a.layer.client_state(tx), Some(ClientState::Completed));
     // Retransmitted final absorbed: one Response event only.
@@ -139,14 +152,20 @@ fn timer_k_is_t4_on_udp_and_zero_on_tcp() {
 
     let mut p = Pair::with_transport(TxConfig::default(), Transport::Tcp);
     let dest = Peer::tcp(addr("192.0.2.99:5060"));
-    let tx = p.a.layer.send_request(r.clone(), dest.clone(), p.now).unwrap();
+    let tx =
+        p.a.layer
+            .send_request(r.clone(), dest.clone(), p.now)
+            .unwrap();
     let ok = SipMessage::Response(answer(&r, 200, Some("b1")));
     p.a.layer.handle_incoming(ok, dest, p.now).unwrap();
     assert_eq!(p.a.layer.client_state(tx), None);
 }
 
 /// Delivers `r` to bob as if alice sent it, and returns bob's new server transaction.
-fn bob_receives(p: &mut Pair, r: madoguchi_sip::message::Request) -> madoguchi_sip::transaction::ServerTxId {
+fn bob_receives(
+    p: &mut Pair,
+    r: madoguchi_sip::message::Request,
+) -> madoguchi_sip::transaction::ServerTxId {
     p.b.layer
         .handle_incoming(SipMessage::Request(r), p.peer_a(), p.now)
         .unwrap();
@@ -169,20 +188,23 @@ fn timer_g_doubles_to_t2_and_timer_h_reports_missing_ack() {
         .send_response(tx, answer(&r, 486, Some("b1")), p.now)
         .unwrap();
     p.run_until(ms(40_000));
-    let rel: Vec<u64> = p.b.sent_times("SIP/2.0 486").iter().map(|t| t - 50).collect();
+    let rel: Vec<u64> =
+        p.b.sent_times("SIP/2.0 486")
+            .iter()
+            .map(|t| t - 50)
+            .collect();
     assert_eq!(
         rel,
         [0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500]
     );
-    let timeouts: Vec<_> = p
-        .b
-        .events
-        .iter()
-        .filter_map(|(t, e)| match e {
-            TxEvent::AckTimeout { tx: id, status } => Some((*t, *id, *status)),
-            _ => None,
-        })
-        .collect();
+    let timeouts: Vec<_> =
+        p.b.events
+            .iter()
+            .filter_map(|(t, e)| match e {
+                TxEvent::AckTimeout { tx: id, status } => Some((*t, *id, *status)),
+                _ => None,
+            })
+            .collect();
     assert_eq!(timeouts, [(ms(32_050), tx, 486)]);
     assert_eq!(p.b.layer.server_state(tx), None);
     // 100 Trying was not sent: the TU answered within 200 ms.
@@ -193,7 +215,10 @@ fn timer_g_doubles_to_t2_and_timer_h_reports_missing_ack() {
 fn ack_stops_timer_g_and_timer_i_is_t4_on_udp() {
     let mut p = Pair::new(TxConfig::default());
     let r = invite("z9hG4bKi1", "c1", 1);
-    let ctx = p.a.layer.send_request(r.clone(), p.peer_b(), p.now).unwrap();
+    let ctx =
+        p.a.layer
+            .send_request(r.clone(), p.peer_b(), p.now)
+            .unwrap();
     p.settle();
     let stx = match &p.b.events[0] {
         (_, TxEvent::Request { tx, .. }) => *tx,
@@ -228,14 +253,21 @@ fn ack_stops_timer_g_and_timer_i_is_t4_on_udp() {
     assert_eq!(p.b.layer.server_state(stx), None);
     assert_eq!(p.b.sent_times("SIP/2.0 486"), [0, 500]);
     // The ACK never reached Bob's TU (it belongs to the transaction).
-    assert!(!p.b.events.iter().any(|(_, e)| matches!(e, TxEvent::Ack { .. })));
+    assert!(!p
+        .b
+        .events
+        .iter()
+        .any(|(_, e)| matches!(e, TxEvent::Ack { .. })));
 }
 
 #[test]
 fn timer_i_is_zero_on_tcp() {
     let mut p = Pair::with_transport(TxConfig::default(), Transport::Tcp);
     let r = invite("z9hG4bKi2", "c1", 1);
-    let ctx = p.a.layer.send_request(r.clone(), p.peer_b(), p.now).unwrap();
+    let ctx =
+        p.a.layer
+            .send_request(r.clone(), p.peer_b(), p.now)
+            .unwrap();
     p.settle();
     let stx = match &p.b.events[0] {
         (_, TxEvent::Request { tx, .. }) => *tx,
@@ -290,7 +322,10 @@ fn timer_j_is_zero_on_tcp() {
 fn trying_is_sent_after_200ms_when_the_tu_is_silent() {
     let mut p = Pair::new(TxConfig::default());
     let r = invite("z9hG4bKt1", "c1", 1);
-    let ctx = p.a.layer.send_request(r.clone(), p.peer_b(), p.now).unwrap();
+    let ctx =
+        p.a.layer
+            .send_request(r.clone(), p.peer_b(), p.now)
+            .unwrap();
     p.run_until(ms(199));
     assert!(p.b.sent_times("SIP/2.0 100").is_empty());
     p.run_until(ms(200));
@@ -339,15 +374,19 @@ fn custom_t1_t2_scale_the_timers() {
         ..TxConfig::default()
     };
     let mut p = Pair::new(cfg);
-    let tx = p
-        .a
-        .layer
-        .send_request(request("OPTIONS", "z9hG4bKc1", "c1", 1), void(), p.now)
-        .unwrap();
+    let tx =
+        p.a.layer
+            .send_request(request("OPTIONS", "z9hG4bKc1", "c1", 1), void(), p.now)
+            .unwrap();
     p.run_until(ms(10_000));
     assert_eq!(
         p.a.sent_times("OPTIONS"),
-        [0, 100, 300, 700, 1100, 1500, 1900, 2300, 2700, 3100, 3500, 3900, 4300, 4700, 5100, 5500, 5900, 6300]
+        [
+            0, 100, 300, 700, 1100, 1500, 1900, 2300, 2700, 3100, 3500, 3900, 4300, 4700, 5100,
+            5500, 5900, 6300
+        ]
     );
-    assert!(matches!(p.a.events[..], [(t, TxEvent::Timeout { tx: id, timer: Timer::F })] if t == ms(6_400) && id == tx));
+    assert!(
+        matches!(p.a.events[..], [(t, TxEvent::Timeout { tx: id, timer: Timer::F })] if t == ms(6_400) && id == tx)
+    );
 }

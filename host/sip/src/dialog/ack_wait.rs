@@ -46,7 +46,8 @@ impl AckWait {
 
     /// When the next retransmission is due, if any.
     pub fn retransmit_at(&self) -> Option<Instant> {
-        self.next_retransmit.filter(|_| !self.acked && !self.gave_up)
+        self.next_retransmit
+            .filter(|_| !self.acked && !self.gave_up)
     }
 
     /// When we give up waiting for the ACK (64*T1 after the first send).

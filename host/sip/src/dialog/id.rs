@@ -47,6 +47,10 @@ impl DialogId {
 
 impl fmt::Display for DialogId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{};l={};r={}", self.call_id, self.local_tag, self.remote_tag)
+        write!(
+            f,
+            "{};l={};r={}",
+            self.call_id, self.local_tag, self.remote_tag
+        )
     }
 }

@@ -51,7 +51,9 @@ impl DialogSet {
     }
 
     pub fn get(&self, remote_tag: &str) -> Option<&Dialog> {
-        self.dialogs.iter().find(|d| d.id().remote_tag == remote_tag)
+        self.dialogs
+            .iter()
+            .find(|d| d.id().remote_tag == remote_tag)
     }
 
     pub fn get_mut(&mut self, remote_tag: &str) -> Option<&mut Dialog> {

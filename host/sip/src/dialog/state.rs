@@ -151,8 +151,7 @@ impl Dialog {
 
     /// Puts our tag into a response's To (UAS answering the dialog-creating INVITE).
     pub fn tag_response(&self, resp: &mut Response) {
-        resp.headers
-            .set(HeaderName::TO, self.local_uri.to_string());
+        resp.headers.set(HeaderName::TO, self.local_uri.to_string());
     }
 
     /// Where requests in this dialog are sent first: the top route, else the remote target

@@ -152,7 +152,13 @@ impl ClientTx {
                             self.timeout_at = None;
                         }
                     }
-                    self.report(ctx, TxEvent::Response { tx: id, response: resp });
+                    self.report(
+                        ctx,
+                        TxEvent::Response {
+                            tx: id,
+                            response: resp,
+                        },
+                    );
                     if first && self.cancel_requested && !self.cancel_sent {
                         return Fate::SendCancel;
                     }
@@ -163,7 +169,13 @@ impl ClientTx {
                         to_tag: to_tag(&resp),
                         ack: None,
                     });
-                    self.report(ctx, TxEvent::Response { tx: id, response: resp });
+                    self.report(
+                        ctx,
+                        TxEvent::Response {
+                            tx: id,
+                            response: resp,
+                        },
+                    );
                     self.linger(id, ctx.cfg.timeout_64t1(), ctx)
                 } else {
                     self.state = ClientState::Completed;
@@ -172,8 +184,18 @@ impl ClientTx {
                         ctx.transmit(&self.peer, &bytes, TxRef::Client(id));
                         self.ack = Some(bytes);
                     }
-                    self.report(ctx, TxEvent::Response { tx: id, response: resp });
-                    let d = if reliable { Duration::ZERO } else { ctx.cfg.timer_d };
+                    self.report(
+                        ctx,
+                        TxEvent::Response {
+                            tx: id,
+                            response: resp,
+                        },
+                    );
+                    let d = if reliable {
+                        Duration::ZERO
+                    } else {
+                        ctx.cfg.timer_d
+                    };
                     self.linger(id, d, ctx)
                 }
             }
@@ -197,8 +219,17 @@ impl ClientTx {
                         }
                         None => {
                             // Another fork answered too: the TU must ACK and BYE it.
-                            self.forks.push(AcceptedFork { to_tag: tag, ack: None });
-                            self.report(ctx, TxEvent::Response { tx: id, response: resp });
+                            self.forks.push(AcceptedFork {
+                                to_tag: tag,
+                                ack: None,
+                            });
+                            self.report(
+                                ctx,
+                                TxEvent::Response {
+                                    tx: id,
+                                    response: resp,
+                                },
+                            );
                         }
                     }
                 }
@@ -207,11 +238,23 @@ impl ClientTx {
             (false, ClientState::Trying | ClientState::Proceeding) => {
                 if status < 200 {
                     self.state = ClientState::Proceeding;
-                    self.report(ctx, TxEvent::Response { tx: id, response: resp });
+                    self.report(
+                        ctx,
+                        TxEvent::Response {
+                            tx: id,
+                            response: resp,
+                        },
+                    );
                     Fate::Keep
                 } else {
                     self.state = ClientState::Completed;
-                    self.report(ctx, TxEvent::Response { tx: id, response: resp });
+                    self.report(
+                        ctx,
+                        TxEvent::Response {
+                            tx: id,
+                            response: resp,
+                        },
+                    );
                     let d = if reliable { Duration::ZERO } else { ctx.cfg.t4 };
                     self.linger(id, d, ctx)
                 }

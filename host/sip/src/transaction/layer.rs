@@ -13,9 +13,7 @@ use super::{
     CancelOutcome, ClientState, ClientTxId, Output, Peer, ServerState, ServerTxId, Transmit,
     TxConfig, TxError, TxEvent, TxRef,
 };
-use crate::message::{
-    reason_phrase, HeaderAccess, Method, Request, Response, SipMessage, Via,
-};
+use crate::message::{reason_phrase, HeaderAccess, Method, Request, Response, SipMessage, Via};
 use crate::transport_rules;
 
 /// All client and server transactions of one SIP endpoint (RFC 3261 §17), as a sans-IO
@@ -139,8 +137,12 @@ impl TransactionLayer {
 
     fn is_live(&self, at: Instant, tx: TxRef, slot: Slot) -> bool {
         match tx {
-            TxRef::Client(id) => self.t.clients.get(&id.0).and_then(|c| c.deadline(slot)) == Some(at),
-            TxRef::Server(id) => self.t.servers.get(&id.0).and_then(|s| s.deadline(slot)) == Some(at),
+            TxRef::Client(id) => {
+                self.t.clients.get(&id.0).and_then(|c| c.deadline(slot)) == Some(at)
+            }
+            TxRef::Server(id) => {
+                self.t.servers.get(&id.0).and_then(|s| s.deadline(slot)) == Some(at)
+            }
             TxRef::Stateless => false,
         }
     }
@@ -158,14 +160,18 @@ impl TransactionLayer {
             match tx {
                 TxRef::Client(id) => {
                     let (t, mut ctx) = self.ctx(now);
-                    let Some(c) = t.clients.get_mut(&id.0) else { continue };
+                    let Some(c) = t.clients.get_mut(&id.0) else {
+                        continue;
+                    };
                     if c.on_timer(id, slot, at, &mut ctx) == ClientFate::Remove {
                         self.remove_client(id);
                     }
                 }
                 TxRef::Server(id) => {
                     let (t, mut ctx) = self.ctx(now);
-                    let Some(s) = t.servers.get_mut(&id.0) else { continue };
+                    let Some(s) = t.servers.get_mut(&id.0) else {
+                        continue;
+                    };
                     if s.on_timer(id, slot, at, &mut ctx) {
                         self.remove_server(id);
                     }
@@ -282,7 +288,11 @@ impl TransactionLayer {
             to_tag,
         };
         let (t, mut ctx) = self.ctx(now);
-        let invite = match t.ack_index.get(&ack_key).and_then(|id| t.servers.get_mut(id).map(|s| (*id, s))) {
+        let invite = match t
+            .ack_index
+            .get(&ack_key)
+            .and_then(|id| t.servers.get_mut(id).map(|s| (*id, s)))
+        {
             Some((id, s)) => {
                 if !s.on_2xx_ack() {
                     return Ok(()); // retransmitted ACK
@@ -473,7 +483,9 @@ impl TransactionLayer {
         c.cancel_sent = true;
         let guard = now + self.cfg.timeout_64t1();
         c.timeout_at = Some(guard);
-        self.io.timers.schedule(guard, TxRef::Client(invite), Slot::Timeout);
+        self.io
+            .timers
+            .schedule(guard, TxRef::Client(invite), Slot::Timeout);
         let key = ClientKey {
             branch: c.key.branch.clone(),
             method: Method::Cancel,
@@ -525,17 +537,23 @@ impl TransactionLayer {
     pub fn handle_transport_error(&mut self, origin: TxRef, _now: Instant) {
         match origin {
             TxRef::Client(id) => {
-                let Some(c) = self.t.clients.get(&id.0) else { return };
+                let Some(c) = self.t.clients.get(&id.0) else {
+                    return;
+                };
                 let internal = c.internal;
                 self.remove_client(id);
                 if !internal {
-                    self.io.out.push_back(Output::Event(TxEvent::TransportError { tx: origin }));
+                    self.io
+                        .out
+                        .push_back(Output::Event(TxEvent::TransportError { tx: origin }));
                 }
             }
             TxRef::Server(id) => {
                 if self.t.servers.contains_key(&id.0) {
                     self.remove_server(id);
-                    self.io.out.push_back(Output::Event(TxEvent::TransportError { tx: origin }));
+                    self.io
+                        .out
+                        .push_back(Output::Event(TxEvent::TransportError { tx: origin }));
                 }
             }
             TxRef::Stateless => {}

@@ -36,6 +36,9 @@ pub enum Timer {
 }
 
 /// One item from [`TransactionLayer::poll_output`](super::TransactionLayer::poll_output).
+// Events own the message they carry; boxing them would cost an allocation per event,
+// while an `Output` only lives between the layer's queue and the driver's match.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Output {
     /// Send these bytes to the peer (for TCP/TLS: on the connection to `peer`).

@@ -276,7 +276,9 @@ impl ServerTx {
                         status: self.last_status,
                     }),
                     // Timer L: the 2xx was never ACKed (§13.3.1.4: end the dialog).
-                    ServerState::Accepted if !self.ack_wait.as_ref().is_some_and(AckWait::is_acked) => {
+                    ServerState::Accepted
+                        if !self.ack_wait.as_ref().is_some_and(AckWait::is_acked) =>
+                    {
                         ctx.event(TxEvent::AckTimeout {
                             tx: id,
                             status: self.last_status,

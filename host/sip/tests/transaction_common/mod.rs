@@ -8,9 +8,7 @@ use std::time::{Duration, Instant};
 
 use madoguchi_sip::message::{Request, Response, SipMessage, Transport};
 use madoguchi_sip::parse::{parse_datagram, Limits};
-use madoguchi_sip::transaction::{
-    Output, Peer, TransactionLayer, Transmit, TxConfig, TxEvent,
-};
+use madoguchi_sip::transaction::{Output, Peer, TransactionLayer, Transmit, TxConfig, TxEvent};
 
 pub const ALICE: &str = "192.0.2.1:5060";
 pub const BOB: &str = "192.0.2.2:5060";
