@@ -1,6 +1,7 @@
 //! (manual written below)
 #![forbid(unsafe_code)]
 
+pub mod bridge;
 pub mod collect;
 pub mod dtmf;
 pub mod g711;
