@@ -75,7 +75,8 @@ impl Default for ServerOptions {
     fn default() -> Self {
         ServerOptions {
             subcommand: "serve",
-            extra_args: Vec::new(),
+            // sipp implements only MD5 digest and answers the first challenge it sees.
+            extra_args: vec!["--digest-algorithms".into(), "MD5,SHA-256".into()],
             users: vec![("1001", "zama1001"), ("1002", "zama1002"), ("1003", "zama1003")],
             data: None,
             tcp: true,

@@ -43,6 +43,11 @@ impl Sipp {
         Sipp { args, scenario: scenario.to_string(), port }
     }
 
+    /// The local SIP port this sipp uses.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// Digest credentials (`-au`/`-ap`) and the `user` scenario variable.
     pub fn user(self, user: &str, password: &str) -> Sipp {
         self.set("user", user).arg("-au").arg(user).arg("-ap").arg(password)
@@ -66,14 +71,13 @@ impl Sipp {
     }
 
     pub fn spawn(&self) -> Result<SippRun> {
-        let _ = std::fs::remove_file(ready_file(self.port));
         let child = Command::new("sipp")
             .args(&self.args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .context("spawn sipp (install Debian's sip-tester: scripts/setup)")?;
-        Ok(SippRun { child: Some(child), scenario: self.scenario.clone(), port: self.port })
+        Ok(SippRun { child: Some(child), scenario: self.scenario.clone() })
     }
 
     /// Runs to completion; fails with sipp's output unless the scenario passed.
@@ -86,32 +90,9 @@ impl Sipp {
 pub struct SippRun {
     child: Option<Child>,
     scenario: String,
-    port: u16,
-}
-
-fn ready_file(port: u16) -> PathBuf {
-    PathBuf::from(format!("/tmp/madoguchi-sipp-ready-{port}"))
 }
 
 impl SippRun {
-    /// Waits until a device scenario reports its registration done (the scenario touches a
-    /// file on the 200 to its REGISTER), failing after `limit`.
-    pub fn wait_registered(&mut self, limit: Duration) -> Result<()> {
-        let start = std::time::Instant::now();
-        while start.elapsed() < limit {
-            if ready_file(self.port).exists() {
-                return Ok(());
-            }
-            if let Some(c) = self.child.as_mut() {
-                if let Ok(Some(status)) = c.try_wait() {
-                    bail!("sipp {} exited ({status}) before registering", self.scenario);
-                }
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        bail!("sipp {} did not register within {limit:?}", self.scenario)
-    }
-
     /// Waits (bounded by sipp's own -timeout) and checks the exit code (0 = all calls passed).
     pub fn wait(mut self) -> Result<()> {
         let child = self.child.take().expect("child present");
@@ -141,4 +122,29 @@ impl Drop for SippRun {
 fn tail(s: &str, n: usize) -> String {
     let lines: Vec<&str> = s.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// A staff device: a UAS sipp playing `scenario`, registered for `user` by a second sipp
+/// (register.xml) whose Contact points at the UAS.
+pub struct Device {
+    pub uas: SippRun,
+}
+
+impl Device {
+    /// Starts the UAS, registers it (waiting for the 200), and returns.
+    pub fn start(server: SocketAddr, user: &str, password: &str, scenario: Sipp) -> Result<Device> {
+        let port = scenario.port();
+        let uas = scenario.set("user", user).spawn()?;
+        Sipp::new("register.xml", server)
+            .user(user, password)
+            .set("contact_port", &port.to_string())
+            .run()
+            .context("device registration")?;
+        Ok(Device { uas })
+    }
+
+    /// Waits for the UAS scenario to finish and checks it passed.
+    pub fn finish(self) -> Result<()> {
+        self.uas.wait()
+    }
 }

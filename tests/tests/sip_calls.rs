@@ -2,15 +2,19 @@
 
 use std::time::Duration;
 
-use madoguchi_tests::sipp::Sipp;
+use madoguchi_tests::sipp::{Device, Sipp};
 use madoguchi_tests::{Server, ServerOptions};
 
-const REG_WAIT: Duration = Duration::from_secs(15);
+fn device(server: &Server, user: &str, pass: &str, scenario: &str) -> Device {
+    Device::start(server.sip, user, pass, Sipp::new(scenario, server.sip)).unwrap()
+}
 
 #[test]
 fn register_with_digest_and_wrong_password_refused() {
     let server = Server::start(ServerOptions::default()).unwrap();
-    Sipp::new("register.xml", server.sip).user("1001", "zama1001").run().unwrap();
+    let reg = Sipp::new("register.xml", server.sip).user("1001", "zama1001");
+    let port = reg.port().to_string();
+    reg.set("contact_port", &port).run().unwrap();
     Sipp::new("register_bad.xml", server.sip).user("1001", "wrong-password").run().unwrap();
     // An unknown user gets the same challenge as a known one, then the same refusal.
     Sipp::new("register_bad.xml", server.sip).user("9999", "whatever").run().unwrap();
@@ -19,42 +23,39 @@ fn register_with_digest_and_wrong_password_refused() {
 #[test]
 fn invite_rings_every_device_and_first_answer_wins() {
     let server = Server::start(ServerOptions::default()).unwrap();
-    // User 1001 on two devices: one answers after 500 ms, the other rings until cancelled.
-    let mut desk = Sipp::new("device_answer.xml", server.sip)
-        .user("1001", "zama1001")
-        .set("answer_ms", "500")
-        .spawn()
-        .unwrap();
-    let mut phone = Sipp::new("device_ring.xml", server.sip).user("1001", "zama1001").spawn().unwrap();
-    desk.wait_registered(REG_WAIT).unwrap();
-    phone.wait_registered(REG_WAIT).unwrap();
+    // User 1001 on two devices: the desk phone answers after 500 ms, the smartphone rings
+    // until the server cancels it.
+    let desk = Device::start(
+        server.sip,
+        "1001",
+        "zama1001",
+        Sipp::new("device_answer.xml", server.sip).set("answer_ms", "500"),
+    )
+    .unwrap();
+    let phone = device(&server, "1001", "zama1001", "device_ring.xml");
     Sipp::new("caller.xml", server.sip).service("1001").set("hold_ms", "300").run().unwrap();
-    desk.wait().unwrap();
-    phone.wait().unwrap();
+    desk.finish().unwrap();
+    phone.finish().unwrap();
 }
 
 #[test]
 fn caller_cancel_stops_every_device() {
     let server = Server::start(ServerOptions::default()).unwrap();
-    let mut a = Sipp::new("device_ring.xml", server.sip).user("1002", "zama1002").spawn().unwrap();
-    let mut b = Sipp::new("device_ring.xml", server.sip).user("1002", "zama1002").spawn().unwrap();
-    a.wait_registered(REG_WAIT).unwrap();
-    b.wait_registered(REG_WAIT).unwrap();
+    let a = device(&server, "1002", "zama1002", "device_ring.xml");
+    let b = device(&server, "1002", "zama1002", "device_ring.xml");
     Sipp::new("caller_cancel.xml", server.sip).service("1002").run().unwrap();
-    a.wait().unwrap();
-    b.wait().unwrap();
+    a.finish().unwrap();
+    b.finish().unwrap();
 }
 
 #[test]
 fn busy_on_every_device_gives_486() {
     let server = Server::start(ServerOptions::default()).unwrap();
-    let mut a = Sipp::new("device_busy.xml", server.sip).user("1003", "zama1003").spawn().unwrap();
-    let mut b = Sipp::new("device_busy.xml", server.sip).user("1003", "zama1003").spawn().unwrap();
-    a.wait_registered(REG_WAIT).unwrap();
-    b.wait_registered(REG_WAIT).unwrap();
+    let a = device(&server, "1003", "zama1003", "device_busy.xml");
+    let b = device(&server, "1003", "zama1003", "device_busy.xml");
     Sipp::new("caller_busy.xml", server.sip).service("1003").run().unwrap();
-    a.wait().unwrap();
-    b.wait().unwrap();
+    a.finish().unwrap();
+    b.finish().unwrap();
 }
 
 #[test]
@@ -63,13 +64,13 @@ fn registrations_survive_a_restart() {
     let opts = || ServerOptions { data: Some(data.path().to_path_buf()), ..ServerOptions::default() };
     let mut server = Server::start(opts()).unwrap();
     let sip = server.sip;
-    // The device registers, then the server is killed hard and started again on the same port.
-    let mut desk = Sipp::new("device_answer.xml", sip).user("1001", "zama1001").set("answer_ms", "100").spawn().unwrap();
-    desk.wait_registered(REG_WAIT).unwrap();
-    // Give the write-behind thread its moment, then crash.
+    let desk = Device::start(sip, "1001", "zama1001", Sipp::new("device_answer.xml", sip).set("answer_ms", "100"))
+        .unwrap();
+    // The binding is written behind the SIP path; give it a moment, then crash hard and
+    // start again on the same port with no new registration.
     std::thread::sleep(Duration::from_millis(500));
     server.kill9();
     let server = Server::start(ServerOptions { users: vec![], sip_port: Some(sip.port()), ..opts() }).unwrap();
     Sipp::new("caller.xml", server.sip).service("1001").set("hold_ms", "200").run().unwrap();
-    desk.wait().unwrap();
+    desk.finish().unwrap();
 }

@@ -39,6 +39,9 @@ pub struct ServerSection {
     /// Value of the User-Agent/Server header we send.
     #[serde(default = "default_agent")]
     pub user_agent: String,
+    /// Digest algorithms offered, most preferred first: "SHA-256", "MD5".
+    #[serde(default = "default_digest")]
+    pub digest_algorithms: Vec<String>,
 }
 
 /// `[[listener]]`: one SIP socket.
@@ -91,6 +94,9 @@ fn default_realm() -> String {
 fn default_agent() -> String {
     format!("madoguchi/{}", env!("CARGO_PKG_VERSION"))
 }
+fn default_digest() -> Vec<String> {
+    vec!["SHA-256".into(), "MD5".into()]
+}
 fn default_max_contacts() -> usize {
     10
 }
@@ -111,6 +117,7 @@ impl Default for ServerSection {
             http: default_http(),
             realm: default_realm(),
             user_agent: default_agent(),
+            digest_algorithms: default_digest(),
         }
     }
 }
@@ -168,6 +175,14 @@ impl Config {
         }
         if r.min_expires > r.max_expires {
             bail!("{origin}: registrar.min_expires ({}) is above registrar.max_expires ({})", r.min_expires, r.max_expires);
+        }
+        if self.server.digest_algorithms.is_empty() {
+            bail!("{origin}: server.digest_algorithms must name at least one of SHA-256, MD5");
+        }
+        for a in &self.server.digest_algorithms {
+            if madoguchi_sip::auth::Algorithm::from_token(a).is_none() {
+                bail!("{origin}: server.digest_algorithms: unknown algorithm {a:?} (SHA-256 or MD5)");
+            }
         }
         let mut seen = std::collections::HashSet::new();
         for l in &self.listeners {

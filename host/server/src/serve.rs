@@ -33,6 +33,10 @@ pub struct ServeArgs {
     /// Data directory (embedded store, recordings, plugin artifacts).
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Digest algorithms offered, most preferred first, e.g. `MD5,SHA-256` for phones that
+    /// answer only the first challenge and know only MD5.
+    #[arg(long, value_delimiter = ',')]
+    digest_algorithms: Vec<String>,
 }
 
 /// Demo staff: extension, name, password (demo only; the demo binds to loopback).
@@ -57,6 +61,10 @@ pub fn run(args: ServeArgs, demo: bool) -> Result<()> {
     if let Some(d) = args.data {
         cfg.server.data_dir = d;
     }
+    if !args.digest_algorithms.is_empty() {
+        cfg.server.digest_algorithms = args.digest_algorithms;
+    }
+    cfg.check("command line")?;
     if cfg.listeners.is_empty() {
         cfg.listeners.push(listener_from_flag("udp:127.0.0.1:5060")?);
         cfg.listeners.push(listener_from_flag("tcp:127.0.0.1:5060")?);
@@ -125,7 +133,13 @@ async fn serve(cfg: Config, store: Store, demo: bool) -> Result<()> {
         max_expires: cfg.registrar.max_expires,
         ..RegistrarConfig::default()
     };
-    let registry = Registry::load(store, &cfg.server.realm, reg_cfg)?;
+    let algorithms = cfg
+        .server
+        .digest_algorithms
+        .iter()
+        .filter_map(|a| madoguchi_sip::auth::Algorithm::from_token(a))
+        .collect();
+    let registry = Registry::load(store, &cfg.server.realm, algorithms, reg_cfg)?;
     let engine = Engine::new(registry, sender, infos, cfg.server.user_agent.clone());
     let http = TcpListener::bind(cfg.server.http)
         .await

@@ -113,9 +113,10 @@ impl Engine {
             }
             Err(rejected) => {
                 debug!(listener = inbound.listener, peer = %inbound.peer, error = %rejected.error, "rejected message");
-                if let Some(reply) = rejected.reply {
-                    // Errors for unparsable requests go back where they came from, never to
-                    // an address named inside the garbage.
+                // Errors for unparsable requests go back where they came from, never to an
+                // address named inside the garbage; an ACK is never answered (RFC 3261 §17).
+                let is_ack = inbound.data.starts_with(b"ACK ");
+                if let Some(reply) = rejected.reply.filter(|_| !is_ack) {
                     self.sender.send(&inbound.peer, reply.to_bytes().into());
                 }
             }
@@ -130,7 +131,10 @@ impl Engine {
             while let Some(out) = self.tx.poll_output() {
                 progressed = true;
                 match out {
-                    Output::Transmit(t) => self.sender.send(&t.peer, t.bytes),
+                    Output::Transmit(t) => {
+                        tracing::trace!(peer = %t.peer, bytes = t.bytes.len(), "transmit");
+                        self.sender.send(&t.peer, t.bytes)
+                    }
                     Output::Event(ev) => self.on_tx_event(ev, now),
                 }
             }

@@ -40,7 +40,12 @@ pub struct Registry {
 
 impl Registry {
     /// Loads users and bindings from the store and starts the write-behind thread.
-    pub fn load(store: Store, realm: &str, config: RegistrarConfig) -> anyhow::Result<Registry> {
+    pub fn load(
+        store: Store,
+        realm: &str,
+        algorithms: Vec<madoguchi_sip::auth::Algorithm>,
+        config: RegistrarConfig,
+    ) -> anyhow::Result<Registry> {
         let users = store
             .list_users()?
             .into_iter()
@@ -64,7 +69,7 @@ impl Registry {
             epoch: Instant::now(),
             users,
             bindings,
-            auth: Authenticator::new(AuthConfig::new(realm), store.server_secret()),
+            auth: Authenticator::new(AuthConfig { algorithms, ..AuthConfig::new(realm) }, store.server_secret()),
             guard: Guard::new(GuardConfig::default()),
             config,
             persist: tx,
@@ -75,8 +80,7 @@ impl Registry {
         self.users.get(user).is_some_and(|u| !u.disabled)
     }
 
-    /// Every live device of a user: where to send (the Contact URI) and how to reach it (the
-    /// address its REGISTER came from, so devices behind NAT in the city LAN are reached).
+    /// Every live device of a user: the Contact URI (the Request-URI) and where to send.
     pub fn contacts_of(&self, user: &str) -> Vec<(Uri, Peer)> {
         let now = unix_now();
         self.bindings
@@ -84,7 +88,12 @@ impl Registry {
             .map(|list| {
                 list.iter()
                     .filter(|b| b.expires_at_unix > now)
-                    .filter_map(|b| Some((parse_uri(&b.contact).ok()?, peer_of(&b.source)?)))
+                    .filter_map(|b| {
+                        let uri = parse_uri(&b.contact).ok()?;
+                        let source = peer_of(&b.source)?;
+                        let peer = reach(&uri, source);
+                        Some((uri, peer))
+                    })
                     .collect()
             })
             .unwrap_or_default()
@@ -182,6 +191,24 @@ fn write_behind(store: Store, rx: std_mpsc::Receiver<(String, Vec<Binding>)>) {
     }
 }
 
+/// Where to send requests for a binding. A device whose Contact names the address its
+/// REGISTER came from (same IP) is reached at its Contact's port; one behind NAT (the
+/// Contact names a private address we did not hear from) is reached where it registered
+/// from, through the pinhole its REGISTER opened. Connection-oriented bindings always use
+/// the connection they registered on.
+fn reach(contact: &Uri, source: Peer) -> Peer {
+    if source.is_reliable() {
+        return source;
+    }
+    match contact.host.ip() {
+        Some(ip) if ip == source.addr.ip() => {
+            let port = contact.port.unwrap_or(5060);
+            Peer { transport: source.transport, addr: std::net::SocketAddr::new(ip, port) }
+        }
+        _ => source,
+    }
+}
+
 /// `"udp:127.0.0.1:5062"` → a peer.
 fn peer_of(source: &str) -> Option<Peer> {
     let (t, addr) = source.split_once(':')?;
@@ -203,6 +230,17 @@ fn unix_now() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reach_uses_contact_port_without_nat_and_source_behind_nat() {
+        let src = peer_of("udp:127.0.0.1:6000").unwrap();
+        let same_host = parse_uri("sip:1001@127.0.0.1:7000").unwrap();
+        assert_eq!(reach(&same_host, src.clone()).addr.port(), 7000);
+        let private = parse_uri("sip:1001@192.168.1.20:5060").unwrap();
+        assert_eq!(reach(&private, src.clone()), src);
+        let tcp = peer_of("tcp:127.0.0.1:6001").unwrap();
+        assert_eq!(reach(&same_host, tcp.clone()), tcp);
+    }
 
     #[test]
     fn peer_from_source_text() {
