@@ -6,7 +6,7 @@
 //! print → parse unchanged.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use madoguchi_sip::message::{HeaderAccess, HeaderName, Method, SipMessage};
 use madoguchi_sip::parse::{parse_datagram, Limits};
@@ -131,7 +131,7 @@ fn conformance_dir(sub: &str) -> PathBuf {
     dir
 }
 
-fn read(dir: &PathBuf, file: &str) -> Vec<u8> {
+fn read(dir: &Path, file: &str) -> Vec<u8> {
     std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
 }
 
@@ -187,7 +187,7 @@ fn round_trip(msg: &SipMessage) -> Result<(), String> {
     Ok(())
 }
 
-fn run(dir: &PathBuf, expectations: &BTreeMap<&'static str, Expect>) -> Vec<String> {
+fn run(dir: &Path, expectations: &BTreeMap<&'static str, Expect>) -> Vec<String> {
     let policy = uas_policy();
     let mut failures = Vec::new();
     for (file, want) in expectations {
@@ -266,7 +266,7 @@ fn rfc5118_every_file_is_handled_as_expected() {
     );
 }
 
-fn request(dir: &PathBuf, file: &str) -> madoguchi_sip::message::Request {
+fn request(dir: &Path, file: &str) -> madoguchi_sip::message::Request {
     match parse_datagram(&read(dir, file), &Limits::default()) {
         Ok(SipMessage::Request(r)) => r,
         other => panic!("{file}: {other:?}"),

@@ -78,6 +78,7 @@ pub trait HeaderAccess {
             .ok_or(ParseError::MissingHeader(HeaderName::VIA))
     }
 
+    #[allow(clippy::wrong_self_convention)] // "From" the header, not a conversion
     fn from_hdr(&self) -> Result<NameAddr, ParseError> {
         let v = self
             .headers()

@@ -21,6 +21,8 @@ use crate::message::{HeaderName, Headers, Method, Request, Response, SipMessage}
 /// The header fields the stack acts on (Via, From, To, Contact, CSeq, Call-ID,
 /// Max-Forwards, Content-Type, Route, Record-Route) are checked here, so their typed
 /// accessors cannot fail later; semantic checks are in [`crate::validate`].
+// The reply travels in the error by design (the caller sends it); errors are the rare path.
+#[allow(clippy::result_large_err)]
 pub fn parse_datagram(buf: &[u8], limits: &Limits) -> Result<SipMessage, Rejected> {
     let buf = &buf[keepalive_len(buf)..];
     if buf.len() > limits.max_message_bytes {
@@ -184,4 +186,176 @@ fn body(
         .get(head.body_start..head.body_start + len)
         .ok_or(ParseError::ContentLength("larger than the datagram"))?;
     Ok(Bytes::copy_from_slice(body))
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+    use crate::message::HeaderAccess;
+
+    const HDRS: &str = "Via: SIP/2.0/UDP h.example.com;branch=z9hG4bK1\r\nTo: <sip:a@b.example.com>\r\nFrom: <sip:c@d.example.com>;tag=1\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n";
+
+    fn parse(s: &[u8]) -> Result<SipMessage, Rejected> {
+        parse_datagram(s, &Limits::default())
+    }
+
+    fn status_of(s: &str) -> Option<u16> {
+        parse(s.as_bytes()).unwrap_err().reply.map(|r| r.status)
+    }
+
+    #[test]
+    fn request_line_is_strict() {
+        for (line, status) in [
+            ("OPTIONS  sip:a@b SIP/2.0", 400),
+            ("OPTIONS sip:a@b SIP/2.0 ", 400),
+            ("OPTIONS sip:a@b; lr SIP/2.0", 400),
+            ("OPTIONS <sip:a@b> SIP/2.0", 400),
+            ("OPTIONS sip:a@b SIP/7.0", 505),
+            ("OPTIONS sip:a@b HTTP/1.1", 400),
+            ("OPTIONS sip:a@b SIP/2", 400),
+            ("OPT@ONS sip:a@b SIP/2.0", 400),
+            ("OPTIONS\tsip:a@b SIP/2.0", 400),
+        ] {
+            let m = format!("{line}\r\n{HDRS}\r\n");
+            assert_eq!(status_of(&m), Some(status), "{line:?}");
+        }
+        let m = format!("OPTIONS sip:a@b sip/2.0\r\n{HDRS}\r\n");
+        assert!(parse(m.as_bytes()).is_ok(), "version is case-insensitive");
+    }
+
+    #[test]
+    fn status_lines() {
+        let ok = |l: &str| parse(format!("{l}\r\n{HDRS}\r\n").as_bytes());
+        let SipMessage::Response(r) = ok("SIP/2.0 180 Ringing Now").unwrap() else {
+            panic!()
+        };
+        assert_eq!((r.status, r.reason.as_str()), (180, "Ringing Now"));
+        assert!(ok("SIP/2.0 100 ").is_ok());
+        assert!(ok("SIP/2.0 100").is_ok());
+        for bad in [
+            "SIP/2.0 4294967301 x",
+            "SIP/2.0 99 x",
+            "SIP/2.0 700 x",
+            "SIP/2.0 2000 x",
+            "SIP/3.0 200 OK",
+        ] {
+            let e = ok(bad).unwrap_err();
+            assert!(e.reply.is_none(), "responses are never answered: {bad}");
+        }
+    }
+
+    #[test]
+    fn compact_names_folding_and_bare_lf() {
+        let m = b"\r\n\r\nOPTIONS sip:a@b SIP/2.0\nv: SIP/2.0/UDP h\n ;branch=z9hG4bK1\nt: <sip:a@b>\nf: <sip:c@d>;tag=1\ni: x\nCSeq: 1\n\tOPTIONS\nl: 0\n\n";
+        let SipMessage::Request(r) = parse(m).unwrap() else {
+            panic!()
+        };
+        assert_eq!(r.top_via().unwrap().branch(), Some("z9hG4bK1"));
+        assert_eq!(r.call_id(), Some("x"));
+        assert_eq!(r.headers.get("Content-Length"), Some("0"));
+        assert_eq!(r.cseq().unwrap().seq, 1);
+    }
+
+    #[test]
+    fn content_length_rules() {
+        let with =
+            |cl: &str, body: &str| format!("OPTIONS sip:a@b SIP/2.0\r\n{HDRS}{cl}\r\n{body}");
+        // Trailing octets past Content-Length are ignored on UDP.
+        let SipMessage::Request(r) =
+            parse(with("Content-Length: 2\r\n", "hello").as_bytes()).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(&r.body[..], b"he");
+        // Without Content-Length the body is the rest of the datagram.
+        let SipMessage::Request(r) = parse(with("", "hello").as_bytes()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(&r.body[..], b"hello");
+        for cl in [
+            "Content-Length: 6\r\n",
+            "Content-Length: -1\r\n",
+            "Content-Length: 99999999999999999999999\r\n",
+            "Content-Length: 1\r\nl: 1\r\n",
+            "Content-Length: x\r\n",
+        ] {
+            assert_eq!(status_of(&with(cl, "hello")), Some(400), "{cl:?}");
+        }
+    }
+
+    #[test]
+    fn limits_give_413_and_513() {
+        let small = Limits {
+            max_message_bytes: 400,
+            max_headers: 8,
+            max_body_bytes: 4,
+        };
+        let m = format!("OPTIONS sip:a@b SIP/2.0\r\n{HDRS}\r\nhello");
+        let e = parse_datagram(m.as_bytes(), &small).unwrap_err();
+        assert_eq!(
+            (e.error, e.reply.unwrap().status),
+            (ParseError::BodyTooLarge, 413)
+        );
+        let m = format!(
+            "OPTIONS sip:a@b SIP/2.0\r\n{HDRS}{}\r\n",
+            "X: y\r\n".repeat(4)
+        );
+        let e = parse_datagram(m.as_bytes(), &small).unwrap_err();
+        assert_eq!(e.reply.unwrap().status, 513);
+        let m = format!("OPTIONS sip:a@b SIP/2.0\r\n{HDRS}\r\n{}", "x".repeat(500));
+        let e = parse_datagram(m.as_bytes(), &small).unwrap_err();
+        assert_eq!(
+            (e.error, e.reply.unwrap().status),
+            (ParseError::TooLarge("message"), 513)
+        );
+    }
+
+    #[test]
+    fn checked_headers_are_validated() {
+        for bad in [
+            "Via: SIP/2.0/UDP h;;\r\n",
+            "To: \"open <sip:a@b>\r\n",
+            "Contact: sip:a@b?x=y\r\n",
+            "Max-Forwards: 256\r\n",
+            "Call-ID: a b\r\n",
+            "Content-Type: sdp\r\n",
+            "Route: <sip:a@b\r\n",
+            "CSeq: 4294967296 OPTIONS\r\n",
+        ] {
+            let m = format!("OPTIONS sip:a@b SIP/2.0\r\n{HDRS}{bad}\r\n");
+            assert_eq!(status_of(&m), Some(400), "{bad:?}");
+        }
+        // Unknown headers pass through untouched.
+        let m = format!("OPTIONS sip:a@b SIP/2.0\r\n{HDRS}X-Odd: ;;,,\"\r\n\r\n");
+        assert!(parse(m.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn garbage_is_dropped_without_reply() {
+        for g in [
+            &b""[..],
+            b"\r\n\r\n",
+            b"\xff\xfe",
+            b"hello",
+            b"INVITE",
+            b"\0\0\0\0",
+        ] {
+            let e = parse(g).unwrap_err();
+            assert!(e.reply.is_none(), "{g:?}");
+        }
+    }
+
+    #[test]
+    fn print_then_parse_round_trips() {
+        let m = format!(
+            "INVITE sip:Alice@EXAMPLE.com;transport=udp SIP/2.0\r\n{}Max-Forwards: 70\r\nContact: \"A \\\"q\\\"\" <sip:a@[2001:db8::1]:5060>;expires=60\r\nX-Custom:  folded\r\n  value \r\nContent-Type: application/sdp\r\nl: 3\r\n\r\nv=0",
+            HDRS.replace("OPTIONS", "INVITE")
+        );
+        let first = parse(m.as_bytes()).unwrap();
+        let printed = first.to_bytes();
+        let second = parse(&printed).unwrap();
+        assert_eq!(first, second);
+        assert_eq!(printed, second.to_bytes());
+    }
 }

@@ -103,10 +103,8 @@ fn check_params(params: &[(String, Option<String>)]) -> Result<(), ParseError> {
     for (n, v) in params {
         let v = v.as_deref();
         match n.to_ascii_lowercase().as_str() {
-            "branch" => {
-                if !v.is_some_and(|v| v.bytes().all(is_token)) {
-                    return Err(bad("bad branch"));
-                }
+            "branch" if !v.is_some_and(|v| v.bytes().all(is_token)) => {
+                return Err(bad("bad branch"));
             }
             "received" => {
                 parse_received(v.unwrap_or("")).map_err(|_| bad("bad received"))?;
@@ -114,10 +112,8 @@ fn check_params(params: &[(String, Option<String>)]) -> Result<(), ParseError> {
             "maddr" => {
                 parse_host(v.unwrap_or("")).map_err(|_| bad("bad maddr"))?;
             }
-            "ttl" => {
-                if !v.is_some_and(|v| v.parse::<u8>().is_ok() && v.len() <= 3) {
-                    return Err(bad("bad ttl"));
-                }
+            "ttl" if !v.is_some_and(|v| v.parse::<u8>().is_ok() && v.len() <= 3) => {
+                return Err(bad("bad ttl"));
             }
             "rport" => {
                 if let Some(v) = v {
