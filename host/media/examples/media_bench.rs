@@ -16,7 +16,7 @@ use madoguchi_media::g711::Law;
 use madoguchi_media::jitter::{FrameKind, JitterBuffer, JitterConfig};
 use madoguchi_media::prompt::{IdleFill, PlayRequest, Prompt, PromptPlayer, FRAME};
 use madoguchi_media::recording::{Channel, StereoMixer};
-use madoguchi_media::rtp::{ReceiverConfig, Received, RtpReceiver, RtpSender};
+use madoguchi_media::rtp::{Received, ReceiverConfig, RtpReceiver, RtpSender};
 use std::time::{Duration, Instant};
 
 const SECONDS: u64 = 10;
@@ -52,7 +52,9 @@ fn main() {
     let prompt_pcm: Vec<i16> = (0..24_000)
         .map(|n| {
             let t = n as f64 / 8000.0;
-            (3000.0 * ((2.0 * std::f64::consts::PI * 220.0 * t).sin() + 0.5 * (2.0 * std::f64::consts::PI * 660.0 * t).sin())) as i16
+            (3000.0
+                * ((2.0 * std::f64::consts::PI * 220.0 * t).sin()
+                    + 0.5 * (2.0 * std::f64::consts::PI * 660.0 * t).sin())) as i16
         })
         .collect();
     let prompt = Prompt::from_pcm(prompt_pcm.clone());
@@ -62,7 +64,10 @@ fn main() {
         .collect();
 
     println!("media_bench: {SECONDS} s of media per call, 20 ms ticks");
-    println!("{:>6} {:>10} {:>10} {:>16} {:>22}", "calls", "cpu_s", "wall_s", "cpu_us/call_s", "max_calls_per_core");
+    println!(
+        "{:>6} {:>10} {:>10} {:>16} {:>22}",
+        "calls", "cpu_s", "wall_s", "cpu_us/call_s", "max_calls_per_core"
+    );
     for n in [100usize, 500, 1000] {
         let t0 = Instant::now();
         let mut calls: Vec<Call> = (0..n)
@@ -117,9 +122,17 @@ fn main() {
                 c.out_bytes += c.packet.len() as u64;
                 c.mixer.push(Channel::Other, at_ms, &c.pcm_out);
                 // Inbound: RTP -> stats -> jitter buffer -> decode -> DTMF + mixer.
-                if let Received::Media { packet, .. } = c.receiver.on_packet(&inbound[tick as usize], now) {
+                if let Received::Media { packet, .. } =
+                    c.receiver.on_packet(&inbound[tick as usize], now)
+                {
                     let h = &packet.header;
-                    c.jitter.push(h.ssrc, h.timestamp, packet.payload.len() as u32, packet.payload.to_vec(), now);
+                    c.jitter.push(
+                        h.ssrc,
+                        h.timestamp,
+                        packet.payload.len() as u32,
+                        packet.payload.to_vec(),
+                        now,
+                    );
                 }
                 while let Some(f) = c.jitter.poll(now) {
                     if let FrameKind::Audio(payload) = f.kind {
@@ -145,6 +158,10 @@ fn main() {
         assert!(calls.iter().all(|c| c.out_bytes == TICKS * 172));
         let call_seconds = (n as u64 * SECONDS) as f64;
         let per = cpu / call_seconds;
-        println!("{n:>6} {cpu:>10.3} {wall:>10.3} {:>16.1} {:>22.0}", per * 1e6, 1.0 / per);
+        println!(
+            "{n:>6} {cpu:>10.3} {wall:>10.3} {:>16.1} {:>22.0}",
+            per * 1e6,
+            1.0 / per
+        );
     }
 }

@@ -140,10 +140,10 @@ impl InbandDetector {
     fn classify(&self) -> Option<u8> {
         let n2 = (BLOCK * BLOCK) as f64;
         let mut p = [0.0f64; 8];
-        for k in 0..8 {
+        for (k, pk) in p.iter_mut().enumerate() {
             let (a, b) = (self.s1[k], self.s2[k]);
             // |X|^2 scaled so that a sine of amplitude A gives A^2/2 (its mean square).
-            p[k] = 2.0 * (a * a + b * b - self.coeffs[k] * a * b) / n2;
+            *pk = 2.0 * (a * a + b * b - self.coeffs[k] * a * b) / n2;
         }
         let best = |g: &[f64]| -> usize {
             let mut i = 0;

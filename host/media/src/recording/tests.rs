@@ -329,8 +329,8 @@ fn repair_at_every_awkward_truncation_point() {
 fn repair_keeps_existing_names_and_handles_several_files() {
     let (_t, dir) = tmpdir();
     dir.write("a.wav", b"finished earlier").unwrap();
-    dir.write("a.wav.part", &crashed_file(80)).unwrap();
-    dir.write("b.wav.part", &crashed_file(8000)).unwrap();
+    dir.write("a.wav.part", crashed_file(80)).unwrap();
+    dir.write("b.wav.part", crashed_file(8000)).unwrap();
     dir.write(".wav.part", b"").unwrap();
     let rep = repair_unfinished(&dir).unwrap();
     let names: Vec<&str> = rep.iter().map(|r| r.file_name.as_str()).collect();

@@ -247,7 +247,7 @@ impl RtpReceiver {
                 src.received += 1;
                 src.bad_seq = None;
                 SeqVerdict::InOrder
-            } else if delta < 0 && delta >= -MAX_MISORDER {
+            } else if (-MAX_MISORDER..0).contains(&delta) {
                 let back = (-delta) as u32;
                 if src.seen & (1u128 << back) != 0 {
                     SeqVerdict::Duplicate
@@ -341,11 +341,9 @@ impl RtpReceiver {
         src.expected_prior = expected;
         src.received_prior = src.received;
         let lost_interval = expected_interval.saturating_sub(received_interval);
-        let fraction_lost = if expected_interval == 0 {
-            0
-        } else {
-            ((lost_interval << 8) / expected_interval).min(255) as u8
-        };
+        let fraction_lost = (lost_interval << 8)
+            .checked_div(expected_interval)
+            .map_or(0, |f| f.min(255) as u8);
         let (lsr, dlsr) = match self.last_sr {
             Some((ssrc, lsr, at)) if ssrc == src.ssrc => {
                 let d = now.saturating_duration_since(at);
