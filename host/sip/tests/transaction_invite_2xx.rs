@@ -87,6 +87,17 @@ fn uas_retransmits_2xx_until_ack_then_ack_reaches_tu_once() {
             })
             .collect();
     assert_eq!(acks, [(ms(2_000), Some(stx))]);
+    // The same ACK again (the UAC answering a late 2xx retransmission) is absorbed.
+    p.b.layer
+        .handle_incoming(SipMessage::Request(ack.clone()), p.peer_a(), p.now)
+        .unwrap();
+    p.settle();
+    let n =
+        p.b.events
+            .iter()
+            .filter(|(_, e)| matches!(e, TxEvent::Ack { .. }))
+            .count();
+    assert_eq!(n, 1);
     p.run_until(ms(10_000));
     assert_eq!(p.b.sent_times("SIP/2.0 200"), [0, 500, 1500]);
     // The INVITE transaction lingers for Timer L (64*T1) then goes, without AckTimeout.
