@@ -7,18 +7,26 @@
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 use madoguchi_media::collect::{CollectResult, CollectSpec, DigitCollector};
-use madoguchi_media::dtmf::{encode_digit, DigitSource, DigitStream, EventReceiver, InbandDetector, InbandEvent};
+use madoguchi_media::dtmf::{
+    encode_digit, DigitSource, DigitStream, EventReceiver, InbandDetector, InbandEvent,
+};
 use madoguchi_media::g711::Law;
 use madoguchi_media::jitter::{FrameKind, JitterBuffer, JitterConfig};
 use madoguchi_media::pacing::{Pacer, Tick};
 use madoguchi_media::prompt::{IdleFill, PlayRequest, PlayerEvent, Prompt, PromptPlayer, FRAME};
 use madoguchi_media::recording::{Channel, RecordingConfig, RecordingWriter, StereoMixer};
-use madoguchi_media::rtp::{ReceiverConfig, Received, RtpReceiver, RtpSender};
+use madoguchi_media::rtp::{Received, ReceiverConfig, RtpReceiver, RtpSender};
 use madoguchi_media::wav::read_wav;
 use std::f64::consts::PI;
 use std::time::{Duration, Instant};
 
-const KEYS: [(char, u64); 5] = [('1', 1000), ('2', 1400), ('3', 1800), ('4', 2200), ('#', 2600)];
+const KEYS: [(char, u64); 5] = [
+    ('1', 1000),
+    ('2', 1400),
+    ('3', 1800),
+    ('4', 2200),
+    ('#', 2600),
+];
 const CALL_MS: u64 = 4000;
 const NET_DELAY_MS: u64 = 30;
 
@@ -59,16 +67,28 @@ fn phone_audio() -> Vec<i16> {
 fn phone_packets() -> Vec<(u64, Vec<u8>)> {
     let audio = phone_audio();
     let ts0: u32 = 0xFFFF_F000; // wraps during the call
-    // (send ms, pt, ts, marker, payload)
+                                // (send ms, pt, ts, marker, payload)
     let mut plan: Vec<(u64, u8, u32, bool, Vec<u8>)> = Vec::new();
     for k in 0..CALL_MS / 20 {
         let frame = &audio[k as usize * FRAME..(k as usize + 1) * FRAME];
         let payload: Vec<u8> = frame.iter().map(|&s| Law::Ulaw.encode(s)).collect();
-        plan.push((k * 20 + 20, 0, ts0.wrapping_add(k as u32 * 160), k == 0, payload));
+        plan.push((
+            k * 20 + 20,
+            0,
+            ts0.wrapping_add(k as u32 * 160),
+            k == 0,
+            payload,
+        ));
     }
     for (d, start) in KEYS {
         for p in encode_digit(d, ts0.wrapping_add(start as u32 * 8), 100, 20, 10).unwrap() {
-            plan.push((start + 20 + p.offset_ms as u64, 101, p.timestamp, p.marker, p.event.to_bytes().to_vec()));
+            plan.push((
+                start + 20 + p.offset_ms as u64,
+                101,
+                p.timestamp,
+                p.marker,
+                p.event.to_bytes().to_vec(),
+            ));
         }
     }
     plan.sort_by_key(|p| p.0);
@@ -127,7 +147,13 @@ fn ivr_leg_end_to_end() {
     let mut accepted = Vec::new();
     let mut player_events = Vec::new();
     let mut result = None;
-    let (mut frame, mut payload, mut out, mut pcm, mut inband_events) = ([0i16; FRAME], Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut frame, mut payload, mut out, mut pcm, mut inband_events) = (
+        [0i16; FRAME],
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
     let mut first_barge_at = None;
 
     // The driver loop, woken every millisecond (a real one sleeps until the earliest deadline).
@@ -138,14 +164,23 @@ fn ivr_leg_end_to_end() {
             let buf = &packets[next_packet].1;
             next_packet += 1;
             match rx.on_packet(buf, now) {
-                Received::Media { packet, dtmf: true, .. } => {
-                    if let Some(e) = events.on_packet(packet.header.timestamp, packet.payload, now) {
+                Received::Media {
+                    packet, dtmf: true, ..
+                } => {
+                    if let Some(e) = events.on_packet(packet.header.timestamp, packet.payload, now)
+                    {
                         new_digits.push((e.digit, DigitSource::Rfc4733, e.started));
                     }
                 }
                 Received::Media { packet, .. } => {
                     let h = &packet.header;
-                    jitter.push(h.ssrc, h.timestamp, packet.payload.len() as u32, packet.payload.to_vec(), now);
+                    jitter.push(
+                        h.ssrc,
+                        h.timestamp,
+                        packet.payload.len() as u32,
+                        packet.payload.to_vec(),
+                        now,
+                    );
                 }
                 Received::Dropped(_) => {}
             }
@@ -222,7 +257,11 @@ fn ivr_leg_end_to_end() {
     assert!(digits.suppressed >= 4, "suppressed {}", digits.suppressed);
     for (ev, (_, start)) in accepted.iter().zip(KEYS) {
         let at_ms = ev.at.as_millis() as i64;
-        assert!((at_ms - start as i64).abs() <= 120, "{} at {at_ms} ms, pressed at {start}", ev.digit);
+        assert!(
+            (at_ms - start as i64).abs() <= 120,
+            "{} at {at_ms} ms, pressed at {start}",
+            ev.digit
+        );
     }
     assert_eq!(result, Some(CollectResult::Complete("1234".into())));
     assert_eq!(player_events, vec![PlayerEvent::Interrupted(1)]);
@@ -234,7 +273,10 @@ fn ivr_leg_end_to_end() {
     assert_eq!(stats.lost, 1);
     assert_eq!(stats.duplicates, 1);
     assert!(stats.reordered >= 10, "{stats:?}");
-    assert_eq!(stats.wrong_payload_type + stats.malformed + stats.ssrc_changes as u64, 0);
+    assert_eq!(
+        stats.wrong_payload_type + stats.malformed + stats.ssrc_changes as u64,
+        0
+    );
     assert_eq!(jitter.stats().gaps, 1);
 
     // Recording: caller left, prompt right, aligned to call time.
@@ -246,7 +288,12 @@ fn ivr_leg_end_to_end() {
     assert_eq!(frames as u64, (CALL_MS + 520) * 8);
     let energy = |ch: usize, from_ms: usize, to_ms: usize| -> f64 {
         let s = &wav.samples[from_ms * 16..to_ms * 16];
-        s.iter().skip(ch).step_by(2).map(|&v| (v as f64).powi(2)).sum::<f64>() / ((to_ms - from_ms) * 8) as f64
+        s.iter()
+            .skip(ch)
+            .step_by(2)
+            .map(|&v| (v as f64).powi(2))
+            .sum::<f64>()
+            / ((to_ms - from_ms) * 8) as f64
     };
     // Key '1' pressed at 1000 ms arrives 30 ms later: silent just before, loud inside.
     assert!(energy(0, 950, 1025) < 10_000.0, "{}", energy(0, 950, 1025));

@@ -205,6 +205,22 @@ impl InbandDetector {
     }
 }
 
+/// Generate a DTMF key as 8 kHz PCM, e.g. to relay a digit in-band to a
+/// leg without RFC 4733. `amplitude` is per tone (about -10 dBm0 at 5000).
+pub fn generate_tone(digit: char, ms: u32, amplitude: i16) -> Option<Vec<i16>> {
+    let (r, c) = key_frequencies(digit)?;
+    let a = amplitude.clamp(0, i16::MAX / 2) as f64;
+    Some(
+        (0..ms as usize * 8)
+            .map(|n| {
+                let t = n as f64 / 8000.0;
+                (a * ((2.0 * std::f64::consts::PI * r * t).sin()
+                    + (2.0 * std::f64::consts::PI * c * t).sin())) as i16
+            })
+            .collect(),
+    )
+}
+
 /// Keypad layout: key -> (row Hz, column Hz).
 pub fn key_frequencies(digit: char) -> Option<(f64, f64)> {
     const LAYOUT: [&str; 4] = ["123A", "456B", "789C", "*0#D"];

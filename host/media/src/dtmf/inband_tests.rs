@@ -91,6 +91,17 @@ fn all_16_keys_clean_and_noisy() {
 }
 
 #[test]
+fn generated_tones_are_detected() {
+    let mut pcm = Vec::new();
+    for d in DIGITS {
+        pcm.extend(super::inband::generate_tone(d, 60, 5000).unwrap());
+        pcm.extend(std::iter::repeat_n(0, 400));
+    }
+    assert_eq!(run(&pcm), (DIGITS.to_vec(), 16));
+    assert!(super::inband::generate_tone('x', 60, 5000).is_none());
+}
+
+#[test]
 fn through_g711() {
     for law in [crate::g711::Law::Ulaw, crate::g711::Law::Alaw] {
         let pcm = to_pcm(&sequence(3000.0, 3000.0, 60, 60));

@@ -11,7 +11,7 @@ pub mod info;
 pub mod stream;
 
 pub use event::{encode_digit, EventPacket, EventReceiver, ReceivedEvent, TelephoneEvent};
-pub use inband::{InbandDetector, InbandEvent};
+pub use inband::{generate_tone, InbandDetector, InbandEvent};
 pub use info::{format_dtmf_relay, parse_info, InfoDigit};
 pub use stream::{DigitEvent, DigitSource, DigitStream};
 

@@ -148,6 +148,8 @@ impl RecordingWriter {
         let (tx, rx) = mpsc::sync_channel(cfg.queue_chunks.max(1));
         let thread = std::thread::Builder::new()
             .name(format!("rec-{}", name.chars().take(10).collect::<String>()))
+            // One thread per active recording: keep its reserved stack small.
+            .stack_size(256 * 1024)
             .spawn(move || run(sink, name, rx, cfg))
             .map_err(io_err("spawn recording thread"))?;
         Ok(RecordingWriter {

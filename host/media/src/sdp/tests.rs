@@ -30,6 +30,52 @@ fn answers_sipp() {
     assert_eq!(Sdp::parse(&text).unwrap(), ans);
 }
 
+/// SIPp's uac_pcap.xml scenario (PCMA + telephone-event with a 0-11,16 range).
+const SIPP_PCAP: &str = "v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-11,16\r\n";
+
+#[test]
+fn answers_sipp_pcap_scenario() {
+    let (ans, n) = answer(&parse(SIPP_PCAP), LOCAL, 20_004, &MediaPrefs::default()).unwrap();
+    assert_eq!((n.codec, n.pt, n.dtmf_pt), (Law::Alaw, 8, Some(101)));
+    assert!(ans.to_string().contains("m=audio 20004 RTP/AVP 8 101\r\n"));
+}
+
+#[test]
+fn random_lines_never_panic() {
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let pieces = [
+        "v=0",
+        "o=- 1 1 IN IP4 1.2.3.4",
+        "c=IN IP6 ::1",
+        "m=audio 1 RTP/AVP 0",
+        "a=rtpmap:",
+        "a=rtpmap:0",
+        "a=fmtp:101",
+        "m=",
+        "a=ptime:x",
+        "c=IN",
+        "=",
+        "a",
+        "m=audio 99999 RTP/AVP",
+        "a=rtpmap:300 PCMU/8000",
+    ];
+    for _ in 0..5000 {
+        let mut s = String::new();
+        for _ in 0..(x % 9) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            s.push_str(pieces[(x % pieces.len() as u64) as usize]);
+            s.push_str(if x % 3 == 0 { "\n" } else { "\r\n" });
+        }
+        if let Ok(sdp) = Sdp::parse(&s) {
+            let _ = answer(&sdp, LOCAL, 1, &MediaPrefs::default());
+            let _ = accept_answer(&sdp, &MediaPrefs::default());
+            let _ = sdp.to_string();
+        }
+    }
+}
+
 #[test]
 fn answers_baresip_with_its_dtmf_pt_and_ignores_extras() {
     let prefs = MediaPrefs {
