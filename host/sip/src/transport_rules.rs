@@ -1,13 +1,14 @@
 //! Transport-layer rules the transaction layer relies on (RFC 3261 §18, RFC 3581):
 //! stamping `received`/`rport` on requests we receive, choosing where a response goes,
-//! and creating the top Via (with a fresh branch) for requests we send.
+//! where a request for an IP URI goes, and creating the top Via (with a fresh branch)
+//! for requests we send.
 
 use std::net::{IpAddr, SocketAddr};
 
 use rand::Rng;
 
 use crate::message::{
-    HeaderAccess, HeaderName, Headers, Host, Request, Transport, Via, MAGIC_COOKIE,
+    HeaderAccess, HeaderName, Headers, Host, Request, Scheme, Transport, Uri, Via, MAGIC_COOKIE,
 };
 use crate::parse::{self, ParseError};
 use crate::transaction::Peer;
@@ -113,6 +114,26 @@ pub fn response_destination(via: &Via, source: &Peer) -> SocketAddr {
         Some(ip) => SocketAddr::new(ip, sent_by_port),
         None => source.addr,
     }
+}
+
+/// Where to send a request for `uri` when its host is an IP address (RFC 3263 §4 without
+/// DNS): transport from `;transport=` (`sips:` → TLS), port from the URI or the transport's
+/// default. `None` for domain names, which the driver must resolve (or an unknown transport).
+pub fn peer_for_uri(uri: &Uri) -> Option<Peer> {
+    let ip = uri.host.ip()?;
+    let transport = match uri.param("transport").flatten() {
+        None if uri.scheme == Scheme::Sips => Transport::Tls,
+        None => Transport::Udp,
+        Some(t) if t.eq_ignore_ascii_case("udp") => Transport::Udp,
+        Some(t) if t.eq_ignore_ascii_case("tcp") && uri.scheme == Scheme::Sips => Transport::Tls,
+        Some(t) if t.eq_ignore_ascii_case("tcp") => Transport::Tcp,
+        Some(t) if t.eq_ignore_ascii_case("tls") => Transport::Tls,
+        Some(t) if t.eq_ignore_ascii_case("ws") => Transport::Ws,
+        Some(t) if t.eq_ignore_ascii_case("wss") => Transport::Wss,
+        Some(_) => return None,
+    };
+    let port = uri.port.unwrap_or_else(|| default_port(&transport));
+    Some(Peer::new(transport, SocketAddr::new(ip, port)))
 }
 
 /// A fresh RFC 3261 branch: the magic cookie plus 64 random bits in hex (§8.1.1.7 asks
@@ -249,6 +270,28 @@ mod tests {
         // reliable → same connection whatever the Via says
         let tcp = Peer::tcp("192.0.2.9:40001".parse().unwrap());
         assert_eq!(response_destination(&v, &tcp), tcp.addr);
+    }
+
+    #[test]
+    fn peers_for_ip_uris() {
+        let p = |s: &str| peer_for_uri(&parse::parse_uri(s).unwrap());
+        assert_eq!(
+            p("sip:bob@192.0.2.4"),
+            Some(Peer::udp("192.0.2.4:5060".parse().unwrap()))
+        );
+        assert_eq!(
+            p("sip:bob@192.0.2.4:5070;transport=TCP"),
+            Some(Peer::tcp("192.0.2.4:5070".parse().unwrap()))
+        );
+        assert_eq!(
+            p("sips:bob@[2001:db8::1]"),
+            Some(Peer::new(
+                Transport::Tls,
+                "[2001:db8::1]:5061".parse().unwrap()
+            ))
+        );
+        assert_eq!(p("sip:bob@example.com"), None);
+        assert_eq!(p("sip:bob@192.0.2.4;transport=carrier-pigeon"), None);
     }
 
     #[test]

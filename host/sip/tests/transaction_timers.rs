@@ -390,3 +390,19 @@ fn custom_t1_t2_scale_the_timers() {
         matches!(p.a.events[..], [(t, TxEvent::Timeout { tx: id, timer: Timer::F })] if t == ms(6_400) && id == tx)
     );
 }
+
+#[test]
+fn an_unanswered_non_invite_is_dropped_after_64_t1() {
+    let mut p = Pair::new(TxConfig::default());
+    let r = request("OPTIONS", "z9hG4bKu1", "c1", 1);
+    let tx = bob_receives(&mut p, r.clone());
+    p.run_until(ms(31_999));
+    assert_eq!(p.b.layer.server_state(tx), Some(ServerState::Trying));
+    p.run_until(ms(32_000));
+    assert_eq!(p.b.layer.server_state(tx), None);
+    assert_eq!(
+        p.b.layer
+            .send_response(tx, answer(&r, 200, Some("b1")), p.now),
+        Err(madoguchi_sip::transaction::TxError::UnknownTransaction)
+    );
+}

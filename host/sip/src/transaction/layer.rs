@@ -211,6 +211,12 @@ impl TransactionLayer {
             return Err(TxError::CSeqMethodMismatch);
         }
         let key = server_key(&req, &via, &cseq, None)?;
+        // A CANCEL looks up its INVITE with the same (unstamped) Via.
+        let invite_key = if req.method == Method::Cancel {
+            Some(server_key(&req, &via, &cseq, Some(Method::Invite))?)
+        } else {
+            None
+        };
         if transport_rules::stamp_via(&mut via, source.addr) {
             transport_rules::replace_top_via(&mut req, &via)?;
         }
@@ -233,12 +239,7 @@ impl TransactionLayer {
             transport_rules::response_destination(&via, &source),
         );
         let id = self.alloc();
-        let cancels = if req.method == Method::Cancel {
-            let invite_key = server_key(&req, &via, &cseq, Some(Method::Invite))?;
-            Some(self.t.server_keys.get(&invite_key).map(|&i| ServerTxId(i)))
-        } else {
-            None
-        };
+        let cancels = invite_key.map(|k| self.t.server_keys.get(&k).map(|&i| ServerTxId(i)));
         let (t, mut ctx) = self.ctx(now);
         let tx = ServerTx::start(ServerTxId(id), key.clone(), &req, reply, &mut ctx);
         t.servers.insert(id, tx);

@@ -29,7 +29,9 @@
 //!   internal transaction, and gives up 64*T1 later ([`Timer::CancelNoFinal`]);
 //! - stamps `received`/`rport` into the top Via of requests and sends responses where
 //!   §18.2.2 / RFC 3581 say ([`crate::transport_rules`]);
-//! - answers 503 statelessly when [`TxConfig::max_transactions`] is reached.
+//! - answers 503 statelessly when [`TxConfig::max_transactions`] is reached;
+//! - drops a non-INVITE server transaction the TU left unanswered for 64*T1 (the client
+//!   has given up by then). An INVITE must always be answered by the TU.
 //!
 //! Timers live in one binary heap keyed by deadline; a timeout costs O(log n), not a scan.
 //! Timer C (proxy INVITE timeout) is not run: the B2BUA owns ring timeouts and calls

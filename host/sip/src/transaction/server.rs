@@ -71,12 +71,19 @@ impl ServerTx {
     ) -> ServerTx {
         let invite = req.method == Method::Invite;
         let mut trying = None;
+        let mut timeout_at = None;
         if invite {
             if let Some(d) = ctx.cfg.trying_delay {
                 let at = ctx.now + d;
                 ctx.schedule(at, TxRef::Server(id), Slot::Trying);
                 trying = Some((at, trying_for(req)));
             }
+        } else {
+            // Not in RFC 3261: a non-INVITE the TU never answers would live forever. The
+            // client gave up at its Timer F (64*T1), so we drop ours then too.
+            let at = ctx.now + ctx.cfg.timeout_64t1();
+            ctx.schedule(at, TxRef::Server(id), Slot::Timeout);
+            timeout_at = Some(at);
         }
         ServerTx {
             key,
@@ -92,7 +99,7 @@ impl ServerTx {
             trying,
             retransmit_at: None,
             interval: ctx.cfg.t1,
-            timeout_at: None,
+            timeout_at,
             ack_key: None,
             ack_wait: None,
         }
@@ -284,7 +291,7 @@ impl ServerTx {
                             status: self.last_status,
                         })
                     }
-                    // I, J, and L after the ACK came.
+                    // I, J, L after the ACK came, and the unanswered non-INVITE guard.
                     _ => {}
                 }
                 true
