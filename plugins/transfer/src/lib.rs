@@ -1,0 +1,91 @@
+//! `transfer`: connect the caller to a user, a queue or an external number,
+//! with a route for each way it can fail.
+//!
+//! Config:
+//! `{"target": {"user": "1001"} | {"queue": "mynumber"} | {"external": "+81…"},
+//!   "announce": <prompts>?, "busy": "node"?, "no_answer": "node"?, "failed": "node"?}`.
+//! `busy` and `no_answer` fall back to `failed`; with no route the call ends.
+#![no_std]
+extern crate alloc;
+
+use alloc::string::String;
+
+use madoguchi_sdk::node::{Ctx, Node};
+use madoguchi_sdk::prompt::Prompts;
+use madoguchi_sdk::types::{TransferFailure, TransferTarget};
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Target {
+    User(String),
+    Queue(String),
+    External(String),
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    target: Target,
+    #[serde(default)]
+    announce: Prompts,
+    busy: Option<String>,
+    no_answer: Option<String>,
+    failed: Option<String>,
+}
+
+pub struct Transfer;
+
+fn is_e164(s: &str) -> bool {
+    let digits = s.strip_prefix('+').unwrap_or(s);
+    (3..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+impl Node for Transfer {
+    type Config = Config;
+    type State = ();
+
+    fn validate(config: &Config) -> Result<(), String> {
+        match &config.target {
+            Target::User(s) | Target::Queue(s) if s.is_empty() => return Err("target: empty name".into()),
+            Target::External(n) if !is_e164(n) => {
+                return Err(alloc::format!("target: {n:?} is not a phone number (E.164, e.g. +81462511111)"));
+            }
+            _ => {}
+        }
+        for (field, route) in [("busy", &config.busy), ("no_answer", &config.no_answer), ("failed", &config.failed)] {
+            if route.as_deref() == Some("") {
+                return Err(alloc::format!("{field}: empty node id"));
+            }
+        }
+        Ok(())
+    }
+
+    fn entered(cx: &mut Ctx<Self>) -> Result<(), String> {
+        if !cx.config.announce.is_empty() {
+            cx.play(cx.config.announce.to_vec());
+        }
+        let target = match &cx.config.target {
+            Target::User(u) => TransferTarget::User(u.clone()),
+            Target::Queue(q) => TransferTarget::Queue(q.clone()),
+            Target::External(n) => TransferTarget::External(n.clone()),
+        };
+        cx.transfer(target);
+        Ok(())
+    }
+
+    fn transfer_failed(cx: &mut Ctx<Self>, why: TransferFailure) -> Result<(), String> {
+        let c = cx.config;
+        let route = match why {
+            TransferFailure::Busy => c.busy.as_ref().or(c.failed.as_ref()),
+            TransferFailure::NoAnswer => c.no_answer.as_ref().or(c.failed.as_ref()),
+            TransferFailure::Failed => c.failed.as_ref(),
+        };
+        match route {
+            Some(node) => cx.goto(node),
+            None => cx.hangup(),
+        };
+        Ok(())
+    }
+}
+
+madoguchi_sdk::export_node!(Transfer);
