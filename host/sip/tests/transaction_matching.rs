@@ -23,7 +23,7 @@ fn first_line(b: &[u8]) -> String {
         .to_string()
 }
 
-/// RFC 4475 §3.3.? "inv2543": an RFC 2543 INVITE (no branch, no From tag, no Max-Forwards).
+/// After RFC 4475 "inv2543": an RFC 2543 INVITE (no branch, no From tag, no Max-Forwards).
 const INV2543: &str = "INVITE sip:UserB@example.com SIP/2.0
 Via: SIP/2.0/UDP iftgw.example.com
 From: <sip:+13035551111@ift.client.example.net;user=phone>

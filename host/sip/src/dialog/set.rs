@@ -64,6 +64,8 @@ impl DialogSet {
 
     /// The dialog the first 2xx confirmed.
     pub fn confirmed(&self) -> Option<&Dialog> {
+        // `confirmed` always indexes `dialogs`: dialogs are only ever appended, and cleared
+        // only while nothing is confirmed.
         self.confirmed.map(|i| &self.dialogs[i])
     }
 

@@ -240,6 +240,7 @@ impl Dialog {
             .route_set
             .first()
             .is_some_and(|r| r.uri.param("lr").is_none());
+        // `strict` implies a first route, so the indexing below cannot fail.
         let (uri, routes): (Uri, Vec<String>) = if strict {
             let mut routes: Vec<String> =
                 self.route_set[1..].iter().map(|r| r.to_string()).collect();

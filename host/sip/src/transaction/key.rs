@@ -36,7 +36,7 @@ pub(crate) enum ServerKey {
 }
 
 /// True when a branch is an RFC 3261 transaction id: the cookie plus at least one more
-/// character. RFC 4475 §3.3.? "badbranch" (a bare `z9hG4bK`) falls back to RFC 2543 rules.
+/// character. RFC 4475 "badbranch" (a bare `z9hG4bK`) falls back to RFC 2543 rules.
 pub(crate) fn is_rfc3261_branch(branch: &str) -> bool {
     branch.len() > MAGIC_COOKIE.len() && branch.starts_with(MAGIC_COOKIE)
 }
