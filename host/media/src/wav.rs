@@ -155,8 +155,9 @@ pub fn read_wav(bytes: &[u8]) -> Result<WavAudio, PromptError> {
                     return Err(PromptError::MissingFmt);
                 };
                 let available = bytes.len() - body;
-                // 0 and 0xFFFFFFFF are what streaming writers leave behind: read to the end.
-                let len = if size == 0 || size == u32::MAX as usize {
+                // Streaming writers (pipes, espeak-ng --stdout, ffmpeg) leave 0,
+                // 0x7FFFF000 or 0xFFFFFFFF here: read to the end for such sizes.
+                let len = if size == 0 || size >= 0x7FFF_0000 {
                     available
                 } else if size > available {
                     return Err(PromptError::Truncated("data chunk"));
@@ -326,6 +327,8 @@ mod tests {
     fn streaming_placeholder_sizes_read_to_end() {
         let mut f = pcm16_file(1, 8000, &[7, 8, 9]);
         f[40..44].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(read_wav(&f).unwrap().samples, vec![7, 8, 9]);
+        f[40..44].copy_from_slice(&0x7FFF_F000u32.to_le_bytes());
         assert_eq!(read_wav(&f).unwrap().samples, vec![7, 8, 9]);
         f[40..44].copy_from_slice(&0u32.to_le_bytes());
         f.push(0x01); // partial trailing sample is ignored
