@@ -7,6 +7,7 @@ mod error;
 mod kind;
 mod plugin;
 mod runtime;
+mod schedules;
 mod state;
 
 pub use config::RuntimeConfig;
@@ -14,4 +15,5 @@ pub use error::{LoadError, PluginError};
 pub use kind::{PluginKind, WIT_VERSION};
 pub use plugin::{Instance, Plugin};
 pub use runtime::{sha256_hex, Runtime, RuntimeError};
+pub use schedules::PluginSchedules;
 pub use state::{CallContext, ScheduleSource};

@@ -32,6 +32,9 @@ pub fn warn(message: &str) {
 
 /// Ask the deployment's schedule named `schedule` about `destination` now.
 /// Only IVR nodes may call this (other kinds are refused at upload).
-pub fn query_schedule(schedule: &str, destination: &str) -> Result<ScheduleAnswer, alloc::string::String> {
+pub fn query_schedule(
+    schedule: &str,
+    destination: &str,
+) -> Result<ScheduleAnswer, alloc::string::String> {
     schedules::query(schedule, destination)
 }

@@ -48,8 +48,14 @@ pub use bindings::base::madoguchi::ivr::types;
 pub type NoConfig = serde::de::IgnoredAny;
 
 /// Parse a JSON configuration, naming the problem on failure.
-pub fn parse_config<C: serde::de::DeserializeOwned>(config: &str) -> Result<C, alloc::string::String> {
-    let config = if config.trim().is_empty() { "{}" } else { config };
+pub fn parse_config<C: serde::de::DeserializeOwned>(
+    config: &str,
+) -> Result<C, alloc::string::String> {
+    let config = if config.trim().is_empty() {
+        "{}"
+    } else {
+        config
+    };
     serde_json::from_str(config).map_err(|e| alloc::format!("invalid config: {e}"))
 }
 

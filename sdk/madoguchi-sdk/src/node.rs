@@ -15,7 +15,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::digits::Collect;
-use crate::types::{Action, CallFacts, Event, NodeInput, Prompt, Step, TransferFailure, TransferTarget};
+use crate::types::{
+    Action, CallFacts, Event, NodeInput, Prompt, Step, TransferFailure, TransferTarget,
+};
 
 /// Context of one node step: the call, your config and state, and the
 /// actions you answer.
@@ -67,7 +69,8 @@ pub struct Cx<'a, C, S> {
 impl<C, S> Cx<'_, C, S> {
     /// Play prompts.
     pub fn play(&mut self, prompts: impl IntoIterator<Item = Prompt>) -> &mut Self {
-        self.actions.push(Action::Play(prompts.into_iter().collect()));
+        self.actions
+            .push(Action::Play(prompts.into_iter().collect()));
         self
     }
     /// Collect digits (must be the last action).
@@ -157,7 +160,8 @@ pub fn run<N: Node>(input: NodeInput, event: Event) -> Result<Step, String> {
     if cx.actions.is_empty() {
         return Err(format!("the node has nothing to do on {what}"));
     }
-    let state = serde_json::to_string(&cx.state).map_err(|e| format!("state not serialisable: {e}"))?;
+    let state =
+        serde_json::to_string(&cx.state).map_err(|e| format!("state not serialisable: {e}"))?;
     Ok(Step {
         actions: cx.actions,
         state,

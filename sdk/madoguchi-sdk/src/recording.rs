@@ -43,7 +43,10 @@ pub fn validate<P: RecordingPolicy>(config: &str) -> Result<(), String> {
 }
 
 /// `decide` for policy `P`.
-pub fn decide<P: RecordingPolicy>(config: &str, facts: &CallFacts) -> Result<RecordingDecision, String> {
+pub fn decide<P: RecordingPolicy>(
+    config: &str,
+    facts: &CallFacts,
+) -> Result<RecordingDecision, String> {
     P::decide(&crate::parse_config(config)?, facts)
 }
 

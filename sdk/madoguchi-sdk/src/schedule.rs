@@ -17,7 +17,11 @@ pub trait Schedule {
         Ok(())
     }
     /// Is `destination` open at local time `at`?
-    fn check(_config: &Self::Config, _destination: &str, _at: LocalDatetime) -> Result<ScheduleAnswer, String> {
+    fn check(
+        _config: &Self::Config,
+        _destination: &str,
+        _at: LocalDatetime,
+    ) -> Result<ScheduleAnswer, String> {
         Ok(ScheduleAnswer {
             status: ScheduleStatus::Open,
             next_open: None,
@@ -31,7 +35,11 @@ pub fn validate<S: Schedule>(config: &str) -> Result<(), String> {
 }
 
 /// `check` for schedule `S`.
-pub fn check<S: Schedule>(config: &str, destination: &str, at: LocalDatetime) -> Result<ScheduleAnswer, String> {
+pub fn check<S: Schedule>(
+    config: &str,
+    destination: &str,
+    at: LocalDatetime,
+) -> Result<ScheduleAnswer, String> {
     S::check(&crate::parse_config(config)?, destination, at)
 }
 

@@ -139,3 +139,28 @@ pub fn facts() -> CallFacts {
         variables: vec![],
     }
 }
+
+/// A component built by `scripts/build-plugins` (`target/plugins/<name>.wasm`).
+/// Missing is a failure, not a skip: the test suite builds them first.
+pub fn built(name: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/plugins")
+        .join(format!("{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{} is missing ({e}): run scripts/build-plugins first to build the plugins and test guests",
+            path.display()
+        )
+    })
+}
+
+/// A node input with `config`, `state` and call variables.
+pub fn input_with(config: &str, state: &str, variables: &[(&str, &str)]) -> NodeInput {
+    let mut i = input(config);
+    i.state = state.into();
+    i.facts.variables = variables
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    i
+}
