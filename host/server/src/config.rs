@@ -195,7 +195,8 @@ impl Config {
 }
 
 /// Parses a `--sip udp:127.0.0.1:5060` flag into a listener open to loopback and to the
-/// listener's own network (flags are for tests and quick starts; files say more).
+/// listener's own subnet (/24 or /64) — flags are for tests and quick starts; a config
+/// file names its allow-lists exactly.
 pub fn listener_from_flag(flag: &str) -> Result<ListenerConfig> {
     let (kind, addr) = flag
         .split_once(':')
@@ -208,11 +209,17 @@ pub fn listener_from_flag(flag: &str) -> Result<ListenerConfig> {
     let address: SocketAddr = addr
         .parse()
         .with_context(|| format!("--sip {flag}: {addr:?} is not an IP address and port"))?;
+    let ip = address.ip();
+    let mut allow: Vec<IpNet> = vec!["127.0.0.0/8".parse()?, "::1/128".parse()?];
+    if !ip.is_loopback() && !ip.is_unspecified() {
+        let prefix = if ip.is_ipv4() { 24 } else { 64 };
+        allow.push(IpNet::new(ip, prefix)?.trunc());
+    }
     Ok(ListenerConfig {
         name: format!("{kind}-{address}"),
         transport,
         address,
-        allow: Vec::new(),
+        allow,
     })
 }
 
@@ -256,6 +263,11 @@ allow = ["127.0.0.0/8", "::1/128"]
     fn flag_parses() {
         let l = listener_from_flag("tcp:127.0.0.1:5070").unwrap();
         assert_eq!(l.transport, TransportKind::Tcp);
+        let lan = listener_from_flag("udp:10.77.0.1:5060").unwrap();
+        let acl = crate::acl::Acl::new(&lan.allow);
+        assert!(acl.allows("10.77.0.9".parse().unwrap()));
+        assert!(acl.allows("127.0.0.1".parse().unwrap()));
+        assert!(!acl.allows("10.78.0.9".parse().unwrap()));
         assert!(listener_from_flag("sctp:127.0.0.1:1").is_err());
         assert!(listener_from_flag("udp:localhost").is_err());
     }
