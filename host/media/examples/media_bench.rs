@@ -164,4 +164,93 @@ fn main() {
             1.0 / per
         );
     }
+    stage_breakdown(&prompt_pcm);
+}
+
+/// Cost of each stage alone for 100 call-minutes, to see where the time goes.
+fn stage_breakdown(pcm: &[i16]) {
+    let frames: Vec<[i16; FRAME]> = pcm
+        .chunks_exact(FRAME)
+        .map(|c| c.try_into().unwrap())
+        .collect();
+    let codes: Vec<Vec<u8>> = frames
+        .iter()
+        .map(|f| f.iter().map(|&s| Law::Ulaw.encode(s)).collect())
+        .collect();
+    let n_frames = 100 * 60 * 50; // 100 call-minutes
+    let call_seconds = n_frames as f64 / 50.0;
+    let report = |name: &str, f: &mut dyn FnMut(usize)| {
+        let start = Instant::now();
+        for i in 0..n_frames {
+            f(i);
+        }
+        let us = start.elapsed().as_secs_f64() * 1e6 / call_seconds;
+        println!("  {name:<34} {us:>8.2} us per call-second");
+    };
+    println!("stage breakdown (wall clock, single stage in isolation):");
+    let mut out = Vec::new();
+    report("G.711 encode 160 samples", &mut |i| {
+        Law::Ulaw.encode_into(&frames[i % frames.len()], &mut out);
+        std::hint::black_box(&out);
+    });
+    let mut dec = Vec::new();
+    report("G.711 decode 160 samples", &mut |i| {
+        Law::Ulaw.decode_into(&codes[i % codes.len()], &mut dec);
+        std::hint::black_box(&dec);
+    });
+    let mut det = InbandDetector::new();
+    let mut ev = Vec::new();
+    report("Goertzel DTMF detector", &mut |i| {
+        det.process(&frames[i % frames.len()], &mut ev)
+    });
+    let mut sender = RtpSender::new(0);
+    let mut pkt = Vec::new();
+    report("RTP build", &mut |i| {
+        sender.audio(&codes[i % codes.len()], 160, &mut pkt)
+    });
+    let t0 = Instant::now();
+    let mut phone = RtpSender::new(0);
+    let pkts: Vec<Vec<u8>> = (0..n_frames)
+        .map(|i| {
+            let mut v = Vec::new();
+            phone.audio(&codes[i % codes.len()], 160, &mut v);
+            v
+        })
+        .collect();
+    let mut rx = RtpReceiver::new(ReceiverConfig {
+        audio_pt: 0,
+        dtmf_pt: Some(101),
+        clock_rate: 8000,
+    });
+    let mut jb: JitterBuffer<Vec<u8>> = JitterBuffer::new(JitterConfig::default());
+    report("RTP parse + stats + jitter buffer", &mut |i| {
+        let now = t0 + Duration::from_millis(i as u64 * 20);
+        if let Received::Media { packet, .. } = rx.on_packet(&pkts[i], now) {
+            let h = &packet.header;
+            jb.push(h.ssrc, h.timestamp, 160, packet.payload.to_vec(), now);
+        }
+        while let Some(f) = jb.poll(now) {
+            std::hint::black_box(f);
+        }
+    });
+    let mut player = PromptPlayer::new(IdleFill::ComfortNoise(2));
+    player.enqueue(PlayRequest {
+        id: 1,
+        prompt: Prompt::from_pcm(pcm.to_vec()),
+        stop_on_digit: false,
+        looped: true,
+    });
+    let mut f = [0i16; FRAME];
+    report("prompt frame (comfort-noise idle)", &mut |_| {
+        player.next_frame(&mut f);
+    });
+    let mut mixer = StereoMixer::new(10_000);
+    report("stereo mix both channels", &mut |i| {
+        let at = i as u64 * 20;
+        mixer.push(Channel::Caller, at, &frames[i % frames.len()]);
+        mixer.push(Channel::Other, at, &frames[(i + 7) % frames.len()]);
+        if i % 10 == 9 {
+            std::hint::black_box(mixer.take_until_ms(at.saturating_sub(100)));
+        }
+    });
 }

@@ -324,6 +324,25 @@ mod tests {
     }
 
     #[test]
+    fn mutated_files_never_panic() {
+        let good = pcm16_file(2, 44_100, &[100; 64]);
+        let mut x: u32 = 0x1357_9BDF;
+        for _ in 0..20_000 {
+            let mut m = good.clone();
+            for _ in 0..(x % 4 + 1) {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                let i = x as usize % 48;
+                m[i] = (x >> 8) as u8;
+            }
+            if let Ok(w) = read_wav(&m) {
+                assert!(w.samples.len() <= m.len());
+            }
+        }
+    }
+
+    #[test]
     fn streaming_placeholder_sizes_read_to_end() {
         let mut f = pcm16_file(1, 8000, &[7, 8, 9]);
         f[40..44].copy_from_slice(&u32::MAX.to_le_bytes());

@@ -107,8 +107,11 @@ impl StereoMixer {
         if self.pending.len() < allowed as usize {
             self.pending.resize(allowed as usize, [0, 0]);
         }
-        for (i, &s) in samples[..keep].iter().enumerate() {
-            self.pending[offset as usize + i][ch] += s as i32;
+        let slots = self
+            .pending
+            .range_mut(offset as usize..offset as usize + keep);
+        for (slot, &s) in slots.zip(&samples[..keep]) {
+            slot[ch] += s as i32;
         }
     }
 
@@ -126,15 +129,13 @@ impl StereoMixer {
         }
         let n = (until - self.base) as usize;
         let mut data = Vec::with_capacity(n * 4);
-        for _ in 0..n {
-            let [l, r] = self.pending.pop_front().unwrap_or([0, 0]);
-            data.extend_from_slice(
-                &(l.clamp(i16::MIN as i32, i16::MAX as i32) as i16).to_le_bytes(),
-            );
-            data.extend_from_slice(
-                &(r.clamp(i16::MIN as i32, i16::MAX as i32) as i16).to_le_bytes(),
-            );
+        let available = n.min(self.pending.len());
+        let sat = |v: i32| (v.clamp(i16::MIN as i32, i16::MAX as i32) as i16).to_le_bytes();
+        for [l, r] in self.pending.drain(..available) {
+            let (l, r) = (sat(l), sat(r));
+            data.extend_from_slice(&[l[0], l[1], r[0], r[1]]);
         }
+        data.resize(n * 4, 0);
         let chunk = Chunk {
             start_frame: self.base,
             data,

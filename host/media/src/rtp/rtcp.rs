@@ -286,4 +286,27 @@ mod tests {
             Err(RtcpError::BadVersion(1))
         );
     }
+
+    #[test]
+    fn mutated_reports_never_panic() {
+        let good = build_report(
+            1,
+            Some(SenderInfo::default()),
+            &[ReportBlock::default(); 3],
+            "cname",
+        );
+        let mut x: u32 = 0xDEAD_BEEF;
+        for _ in 0..20_000 {
+            let mut m = good.clone();
+            for _ in 0..(x % 4 + 1) {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                let i = x as usize % m.len();
+                m[i] = (x >> 8) as u8;
+            }
+            let cut = (x >> 3) as usize % (m.len() + 1);
+            let _ = parse_compound(&m[..cut]);
+        }
+    }
 }
