@@ -260,6 +260,13 @@ allow = ["127.0.0.0/8", "::1/128"]
     }
 
     #[test]
+    fn example_config_is_valid() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/madoguchi.toml");
+        let cfg = Config::load(std::path::Path::new(path)).unwrap();
+        assert_eq!(cfg.listeners.len(), 2);
+    }
+
+    #[test]
     fn flag_parses() {
         let l = listener_from_flag("tcp:127.0.0.1:5070").unwrap();
         assert_eq!(l.transport, TransportKind::Tcp);
