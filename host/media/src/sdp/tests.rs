@@ -66,7 +66,7 @@ fn random_lines_never_panic() {
             x ^= x >> 7;
             x ^= x << 17;
             s.push_str(pieces[(x % pieces.len() as u64) as usize]);
-            s.push_str(if x % 3 == 0 { "\n" } else { "\r\n" });
+            s.push_str(if x % 3 == 1 { "\n" } else { "\r\n" });
         }
         if let Ok(sdp) = Sdp::parse(&s) {
             let _ = answer(&sdp, LOCAL, 1, &MediaPrefs::default());
