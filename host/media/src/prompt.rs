@@ -186,16 +186,23 @@ impl PromptPlayer {
     /// Produce the next 20 ms frame. Prompts follow each other without a gap.
     /// Returns true if any prompt audio is in the frame.
     pub fn next_frame(&mut self, out: &mut [i16; FRAME]) -> bool {
+        self.fill(out)
+    }
+
+    /// Fill `out` with the next `out.len()` samples (e.g. 240 for a
+    /// negotiated ptime of 30 ms). Returns true if any prompt audio is in it.
+    pub fn fill(&mut self, out: &mut [i16]) -> bool {
+        let len = out.len();
         let mut filled = 0;
         let mut any = false;
-        while filled < FRAME {
+        while filled < len {
             let Some(cur) = self.queue.front() else {
                 let rest = &mut out[filled..];
                 self.fill_idle(rest);
                 break;
             };
             let src = cur.prompt.samples();
-            let n = (src.len() - self.pos.min(src.len())).min(FRAME - filled);
+            let n = (src.len() - self.pos.min(src.len())).min(len - filled);
             out[filled..filled + n].copy_from_slice(&src[self.pos..self.pos + n]);
             filled += n;
             self.pos += n;
@@ -280,6 +287,18 @@ mod tests {
         assert!(!p.on_digit());
         p.next_frame(&mut f);
         assert_eq!(f[0], 4);
+    }
+
+    #[test]
+    fn other_ptimes_fill_any_length() {
+        let mut p = PromptPlayer::new(IdleFill::Silence);
+        p.enqueue(req(1, 300, 5, false));
+        let mut f30 = [0i16; 240];
+        assert!(p.fill(&mut f30));
+        assert!(f30.iter().all(|&s| s == 5));
+        assert!(p.fill(&mut f30));
+        assert!(f30[..60].iter().all(|&s| s == 5) && f30[60..].iter().all(|&s| s == 0));
+        assert_eq!(p.poll_event(), Some(PlayerEvent::Finished(1)));
     }
 
     #[test]
