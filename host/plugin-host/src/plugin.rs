@@ -14,7 +14,7 @@ use crate::bindings::{node, recording, schedule};
 use crate::error::PluginError;
 use crate::kind::PluginKind;
 use crate::runtime::Runtime;
-use crate::state::{CallContext, HostState};
+use crate::state::{truncate_utf8, CallContext, HostState};
 
 pub(crate) enum Pre {
     Node(node::IvrNodePre<HostState>),
@@ -260,6 +260,9 @@ fn classify(plugin: &Plugin, store: &Store<HostState>, e: wasmtime::Error) -> Pl
     match e.downcast_ref::<wasmtime::Trap>() {
         Some(trap) => {
             let mut message = trap.to_string();
+            if let Some(logged) = &store.data().last_error_log {
+                message = format!("{message}; last error logged: {logged}");
+            }
             if let Some(stderr) = store.data().stderr_text() {
                 message = format!("{message}; stderr: {stderr}");
             }
@@ -296,7 +299,7 @@ impl Instance {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(message)) => Err(PluginError::Failed {
                 plugin: self.plugin.err_name(),
-                message: truncate(message, 1024),
+                message: truncate_utf8(message, 1024),
             }),
             Err(e) => {
                 self.poisoned = true;
@@ -395,16 +398,4 @@ impl Instance {
             Err(reason) => Err(self.bad(reason)),
         }
     }
-}
-
-fn truncate(mut s: String, max: usize) -> String {
-    if s.len() > max {
-        let mut cut = max;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-        s.push('…');
-    }
-    s
 }

@@ -161,6 +161,9 @@ pub(crate) struct HostState {
     pub limiter: Limiter,
     pub deadline: CallDeadline,
     log_lines_left: u32,
+    /// The last error-level log line: the SDK's panic handler logs the
+    /// panic there just before trapping, so the trap can say why.
+    pub last_error_log: Option<String>,
     wasi: Option<Box<EmptyWasi>>,
     stderr: Option<MemoryOutputPipe>,
 }
@@ -188,6 +191,7 @@ impl HostState {
             },
             deadline: CallDeadline::new(Duration::ZERO),
             log_lines_left: LOG_LINES_PER_INSTANCE,
+            last_error_log: None,
             wasi: None,
             stderr: None,
         }
@@ -239,19 +243,14 @@ impl clock::Host for HostState {
 
 impl log::Host for HostState {
     fn log(&mut self, level: log::Level, message: String) {
+        if level == log::Level::Error {
+            self.last_error_log = Some(truncate_utf8(message.clone(), LOG_LINE_MAX));
+        }
         if self.log_lines_left == 0 {
             return;
         }
         self.log_lines_left -= 1;
-        let mut msg = message;
-        if msg.len() > LOG_LINE_MAX {
-            let mut cut = LOG_LINE_MAX;
-            while !msg.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            msg.truncate(cut);
-            msg.push('…');
-        }
+        let msg = truncate_utf8(message, LOG_LINE_MAX);
         let (plugin, call_id) = (&*self.plugin, &*self.call_id);
         match level {
             log::Level::Trace => tracing::trace!(plugin, call_id, "{msg}"),
@@ -277,4 +276,17 @@ impl schedules::Host for HostState {
             None => Err(format!("no schedule named {schedule:?} is configured")),
         }
     }
+}
+
+/// Cut `s` to at most `max` bytes on a char boundary, marking the cut with `…`.
+pub(crate) fn truncate_utf8(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push('…');
+    }
+    s
 }
