@@ -30,12 +30,15 @@ pub fn server_bin() -> PathBuf {
     if let Ok(p) = std::env::var("MADOGUCHI_BIN") {
         return PathBuf::from(p);
     }
-    // target/<profile>/deps/<test-binary> → target/<profile>/madoguchi
+    // target/<profile>/deps/<test-binary> or target/<profile>/<bench-binary>
     let exe = std::env::current_exe().expect("current exe");
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let bin = dir.join("madoguchi");
-    assert!(bin.exists(), "{} missing: build it with `cargo build -p madoguchi` (scripts/test does)", bin.display());
-    bin
+    let dir = exe.parent().expect("exe dir");
+    for candidate in [dir.join("madoguchi"), dir.parent().map(|p| p.join("madoguchi")).unwrap_or_default()] {
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    panic!("madoguchi binary not found near {}: build it with `cargo build -p madoguchi` (scripts/test does)", exe.display())
 }
 
 /// A free UDP+TCP port on 127.0.0.1 (both protocols free, so one number serves both).
@@ -170,6 +173,11 @@ impl Server {
     /// Everything the server printed so far.
     pub fn log_text(&self) -> String {
         self.log.lock().expect("log lock").join("\n")
+    }
+
+    /// The server's process id (for CPU and memory figures).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Kills the server hard (SIGKILL), as a crash would.

@@ -1,0 +1,177 @@
+//! SIP load benchmark (a program, not a test): drives sipp at rising rates against a real
+//! `madoguchi` and prints, per rate, successes, failures, the achieved rate and the
+//! server's CPU and memory. Nothing is asserted; the figures are for the issue notes.
+//!
+//! ```sh
+//! tests/load/run-sip-bench            # release build, default rates
+//! tests/load/run-sip-bench 200 500 1000 --seconds 10
+//! ```
+//!
+//! Two workloads:
+//! - **register**: REGISTER with digest (401 challenge, then 200): two round trips each.
+//! - **calls**: B2BUA call setups through the server to one registered sipp UAS that
+//!   answers at once (INVITE/100/180/200/ACK on both legs, then BYE on both legs).
+//!
+//! Every run is bounded: `rate × seconds` calls, then sipp stops. Traffic stays on loopback.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use madoguchi_tests::sipp::{Device, Sipp};
+use madoguchi_tests::{Server, ServerOptions};
+
+struct Args {
+    rates: Vec<u32>,
+    seconds: u32,
+    workloads: Vec<String>,
+}
+
+fn parse_args() -> Args {
+    let mut rates = Vec::new();
+    let mut seconds = 10;
+    let mut workloads = vec!["register".to_string(), "calls".to_string()];
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--seconds" => seconds = it.next().and_then(|s| s.parse().ok()).unwrap_or(10),
+            "--only" => workloads = vec![it.next().unwrap_or_default()],
+            n => {
+                if let Ok(r) = n.parse() {
+                    rates.push(r)
+                }
+            }
+        }
+    }
+    if rates.is_empty() {
+        rates = vec![100, 250, 500, 1000, 1500];
+    }
+    Args { rates, seconds: seconds.clamp(1, 120), workloads }
+}
+
+/// CPU seconds (user + system) the process has used so far.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // Fields 14 and 15 (utime, stime) are at 11 and 12 after the ")".
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+/// Successful and failed calls from sipp's final statistics CSV.
+fn sipp_counts(csv: &Path) -> (u64, u64) {
+    let text = std::fs::read_to_string(csv).unwrap_or_default();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or("").split(';').collect();
+    let last: Vec<&str> = lines.last().unwrap_or("").split(';').collect();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .and_then(|i| last.get(i))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (col("SuccessfulCall(C)"), col("FailedCall(C)"))
+}
+
+fn run_load(server: &Server, scenario: Sipp, rate: u32, seconds: u32, label: &str) -> bool {
+    let total = rate * seconds;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("stats.csv");
+    let sipp = scenario
+        .arg("-r")
+        .arg(&rate.to_string())
+        .arg("-m")
+        .arg(&total.to_string())
+        .arg("-l")
+        .arg(&(rate * 4).max(100).to_string())
+        .arg("-trace_stat")
+        .arg("-stf")
+        .arg(csv.to_str().unwrap())
+        .arg("-fd")
+        .arg("1")
+        .arg("-timeout")
+        .arg(&format!("{}s", seconds * 3 + 30));
+    let cpu0 = cpu_seconds(server.pid());
+    let t0 = Instant::now();
+    let result = sipp.run();
+    let wall = t0.elapsed().as_secs_f64();
+    let cpu = cpu_seconds(server.pid()) - cpu0;
+    let (ok, failed) = sipp_counts(&csv);
+    println!(
+        "{label:<9} rate {rate:>5}/s  calls {total:>6}  ok {ok:>6}  failed {failed:>5}  achieved {:>7.0}/s  server CPU {:>5.1}% of one core  RSS {:>6.1} MiB{}",
+        ok as f64 / wall,
+        100.0 * cpu / wall,
+        rss_mib(server.pid()),
+        if result.is_err() && failed == 0 { "  (sipp reported an error)" } else { "" }
+    );
+    failed == 0 && ok == total as u64
+}
+
+fn main() {
+    let args = parse_args();
+    println!("madoguchi SIP benchmark: {} cores, rates {:?}, {} s per step", num_cpus(), args.rates, args.seconds);
+    for workload in &args.workloads {
+        let server = Server::start(ServerOptions::default()).expect("start server");
+        let mut best = 0;
+        match workload.as_str() {
+            "register" => {
+                for &rate in &args.rates {
+                    let reg = Sipp::new("register.xml", server.sip).user("1001", "zama1001");
+                    let port = reg.port().to_string();
+                    let reg = reg.set("contact_port", &port);
+                    if run_load(&server, reg, rate, args.seconds, "register") {
+                        best = rate;
+                    } else {
+                        break;
+                    }
+                }
+                println!("register: highest rate with 0 failures: {best}/s\n");
+            }
+            "calls" => {
+                // One UAS that answers every call at once, registered as 1001.
+                let uas = Sipp::new("device_answer.xml", server.sip)
+                    .set("answer_ms", "0")
+                    .arg("-m")
+                    .arg("100000000")
+                    .arg("-timeout")
+                    .arg("3600s");
+                let device = Device::start(server.sip, "1001", "zama1001", uas).expect("register the UAS");
+                for &rate in &args.rates {
+                    let caller = Sipp::new("caller.xml", server.sip).service("1001").set("hold_ms", "0");
+                    if run_load(&server, caller, rate, args.seconds, "calls") {
+                        best = rate;
+                    } else {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+                println!("calls: highest B2BUA setup rate with 0 failures: {best}/s\n");
+                drop(device);
+            }
+            other => eprintln!("unknown workload {other}"),
+        }
+    }
+}
+
+fn num_cpus() -> usize {
+    Command::new("nproc")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
