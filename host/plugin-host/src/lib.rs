@@ -6,9 +6,11 @@ mod config;
 mod error;
 mod kind;
 mod plugin;
+pub mod recording;
 mod registry;
 mod runtime;
 mod schedules;
+pub mod scripted;
 mod state;
 
 pub use config::RuntimeConfig;
