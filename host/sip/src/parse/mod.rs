@@ -1,4 +1,4 @@
-//! SIP parser: bytes → [`SipMessage`], strict (RFC 3261 §25 ABNF), bounded by [`Limits`],
+//! SIP parser: bytes → [`SipMessage`](crate::message::SipMessage), strict (RFC 3261 §25 ABNF), bounded by [`Limits`],
 //! never panicking. Errors carry the response to send ([`Rejected::reply`]).
 //!
 //! Accepted beyond the letter of the ABNF, as robust stacks do: bare-LF line ends, a
@@ -78,8 +78,11 @@ pub enum ParseError {
 /// Size limits that keep a hostile peer from making us allocate without bound.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
+    /// Largest datagram / stream frame accepted (bigger: 513, from a salvaged prefix).
     pub max_message_bytes: usize,
+    /// Most header field lines (more: 513).
     pub max_headers: usize,
+    /// Largest body (bigger Content-Length or UDP remainder: 413).
     pub max_body_bytes: usize,
 }
 
