@@ -100,7 +100,8 @@ impl Default for Limits {
 #[derive(Debug, Clone)]
 pub struct Rejected {
     pub error: ParseError,
-    /// The 4xx/5xx to send back, when the message was a request whose Via could be salvaged;
-    /// `None` means drop silently (malformed responses, unrecoverable garbage).
+    /// The 4xx/5xx to send back, when the message was a request (other than ACK) whose Via
+    /// could be salvaged; `None` means drop silently (malformed responses and ACKs,
+    /// unrecoverable garbage).
     pub reply: Option<Response>,
 }

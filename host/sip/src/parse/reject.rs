@@ -36,6 +36,9 @@ fn salvage_reply(buf: &[u8], limits: &Limits, status: u16) -> Option<Response> {
     if start.len() >= 4 && start[..4].eq_ignore_ascii_case(b"SIP/") {
         return None; // a response: never answered
     }
+    if start.starts_with(b"ACK ") {
+        return None; // an ACK is never answered either (RFC 3261 §17.1.1.3)
+    }
     let mut fields: Vec<(HeaderName, String)> = Vec::new();
     let mut current: Option<(HeaderName, String)> = None;
     for line in lines.take(limits.max_headers.saturating_mul(4)) {
@@ -162,6 +165,7 @@ mod tests {
         assert!(reply("INVITE sip:x SIP/2.0\r\nTo: sip:a@b\r\n\r\n").is_none());
         assert!(reply("INVITE sip:x SIP/2.0\r\nVia: garbage\r\n\r\n").is_none());
         assert!(reply("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h\r\n\r\n").is_none());
+        assert!(reply("ACK sip:x SIP/2.0 \r\nVia: SIP/2.0/UDP h\r\n\r\n").is_none());
         assert!(reply("").is_none());
     }
 }
