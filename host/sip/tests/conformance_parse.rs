@@ -371,3 +371,54 @@ fn rfc5118_sdp_messages_with_true_length() {
         );
     }
 }
+
+/// A small in-tree fuzz pass that runs on stable in every `cargo test`: every truncation of
+/// every corpus file, and every position overwritten with a byte the grammar cares about,
+/// must neither panic nor break print → parse (the nightly fuzzer in `fuzz/` goes further).
+#[test]
+fn corpus_mutations_never_panic_and_round_trip() {
+    let mut inputs = 0;
+    for sub in ["rfc4475", "rfc5118"] {
+        let dir = conformance_dir(sub);
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "dat"))
+            .collect();
+        files.sort();
+        for path in files {
+            let orig = std::fs::read(&path).unwrap();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let mut check = |bytes: &[u8], what: &str| {
+                inputs += 1;
+                if let Ok(msg) = parse_datagram(bytes, &Limits::default()) {
+                    if let Err(e) = round_trip(&msg) {
+                        panic!("{name} {what}: {e}");
+                    }
+                }
+            };
+            // The head is where the grammar is; the body is opaque, so it is sampled.
+            let head_len = orig
+                .windows(2)
+                .position(|w| w == b"\n\n" || w == b"\r\n\r")
+                .unwrap_or(orig.len());
+            for cut in (0..orig.len()).filter(|c| *c < head_len || c % 32 == 0) {
+                check(&orig[..cut], &format!("cut at {cut}"));
+            }
+            // Each head position gets two of the bytes the grammar cares about, in rotation.
+            let bytes = [
+                b'\r', b'\n', b' ', b'\t', b';', b',', b'"', b'<', b'>', b':', b'@', b'%', b'[', 0,
+                0xff,
+            ];
+            for pos in 0..head_len {
+                for k in 0..2 {
+                    let b = bytes[(pos * 2 + k) % bytes.len()];
+                    let mut m = orig.clone();
+                    m[pos] = b;
+                    check(&m, &format!("byte {b:#x} at {pos}"));
+                }
+            }
+        }
+    }
+    assert!(inputs > 50_000, "only {inputs} inputs");
+}
