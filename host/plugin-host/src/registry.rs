@@ -80,14 +80,14 @@ pub enum RegistryError {
     Corrupt { reference: String, reason: String },
     /// The metadata database failed.
     #[error("plugin database: {0}")]
-    Db(#[from] redb::Error),
+    Db(Box<redb::Error>),
     /// The component store failed.
     #[error("plugin store: {0}")]
     Io(#[from] std::io::Error),
 }
 
 fn db_err(e: impl Into<redb::Error>) -> RegistryError {
-    RegistryError::Db(e.into())
+    RegistryError::Db(Box::new(e.into()))
 }
 
 fn valid_name(s: &str) -> bool {
