@@ -28,6 +28,8 @@
 #![no_std]
 
 extern crate alloc;
+#[cfg(test)]
+extern crate std;
 
 pub mod bindings;
 pub mod digits;

@@ -188,3 +188,101 @@ macro_rules! export_node {
         $crate::bindings::node::__export_ivr_node!(__MadoguchiNodeExport with_types_in $crate::bindings::node);
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    #[derive(serde::Deserialize)]
+    struct Config {
+        next: String,
+    }
+
+    #[derive(Default, serde::Serialize, serde::Deserialize)]
+    struct Count {
+        n: u32,
+    }
+
+    struct Counter;
+
+    impl Node for Counter {
+        type Config = Config;
+        type State = Count;
+        fn validate(c: &Config) -> Result<(), String> {
+            if c.next.is_empty() {
+                return Err("next: empty".into());
+            }
+            Ok(())
+        }
+        fn digits(cx: &mut Ctx<'_, Self>, d: &str) -> Result<(), String> {
+            cx.state.n += 1;
+            if d == "#" {
+                let next = cx.config.next.as_str();
+                cx.set_var("count", &alloc::format!("{}", cx.state.n))
+                    .goto(next);
+            } else {
+                cx.collect(Collect::digits(1));
+            }
+            Ok(())
+        }
+    }
+
+    fn input(state: &str) -> NodeInput {
+        NodeInput {
+            facts: CallFacts {
+                call_id: "c".into(),
+                caller: "anonymous".into(),
+                did: "+81".into(),
+                variables: vec![("lang".into(), "ja".into())],
+            },
+            config: r#"{"next": "done"}"#.into(),
+            state: state.into(),
+        }
+    }
+
+    #[test]
+    fn state_carries_and_actions_come_back_in_order() {
+        let s1 = run::<Counter>(input(""), Event::Digits("1".into())).unwrap();
+        assert_eq!(s1.state, r#"{"n":1}"#);
+        assert!(
+            matches!(s1.actions.as_slice(), [Action::Collect(c)] if c.max_digits == 1 && c.min_digits == 1)
+        );
+        let s2 = run::<Counter>(input(&s1.state), Event::Digits("#".into())).unwrap();
+        assert_eq!(
+            s2.actions,
+            vec![
+                Action::SetVariable(("count".into(), "2".into())),
+                Action::Goto("done".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn unhandled_events_bad_config_and_bad_state_are_errors() {
+        let e = run::<Counter>(input(""), Event::Entered).unwrap_err();
+        assert_eq!(e, "the node has nothing to do on entered");
+        assert!(validate::<Counter>(r#"{"next": ""}"#)
+            .unwrap_err()
+            .contains("next"));
+        assert!(validate::<Counter>("{}")
+            .unwrap_err()
+            .starts_with("invalid config"));
+        assert!(run::<Counter>(input("{broken"), Event::NoInput)
+            .unwrap_err()
+            .contains("saved state"));
+    }
+
+    #[test]
+    fn variables_read_latest_value() {
+        let i = input("");
+        let cx: Cx<'_, (), ()> = Cx {
+            facts: &i.facts,
+            config: &(),
+            state: (),
+            actions: Vec::new(),
+        };
+        assert_eq!(cx.var("lang"), Some("ja"));
+        assert_eq!(cx.var("nope"), None);
+    }
+}

@@ -84,3 +84,26 @@ impl From<Prompt> for Prompts {
         Prompts(alloc::vec![p])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<Prompts, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+
+    #[test]
+    fn every_config_form() {
+        assert_eq!(parse(r#""menu""#).unwrap().0, [asset("menu")]);
+        assert_eq!(
+            parse(r#"["a", {"asset": "b"}, {"text": "こんにちは"}, {"digits": "12#"}, {"silence": 250}]"#)
+                .unwrap()
+                .0,
+            [asset("a"), asset("b"), text("こんにちは"), digits("12#"), silence(250)]
+        );
+        assert!(parse("[]").unwrap().is_empty());
+        assert!(parse(r#"{"tts": "x"}"#).is_err());
+        assert!(parse("42").is_err());
+    }
+}
