@@ -1,1 +1,99 @@
-//! placeholder
+//! # madoguchi-rtp: the media runtime
+//!
+//! Puts the sans-IO core [`madoguchi_media`] on real UDP sockets with tokio.
+//! The SIP side (call control) owns signalling; this crate owns ports,
+//! sockets, timers and the per-leg media state.
+//!
+//! * [`MediaRuntime`] — one per server: the RTP port range, the recordings
+//!   directory (crash repair at start-up), leg factory.
+//! * [`Leg`] — one RTP session: SDP offer/answer, prompts (barge-in, music on
+//!   hold), digits from RFC 4733 + in-band + SIP INFO merged into one event
+//!   stream, statistics, recording.
+//! * [`bridge`] — relay two legs through the host (transcoding PCMU <-> PCMA,
+//!   RFC 4733 across); dropping the [`Bridge`] un-bridges.
+//! * [`Recording`] — stereo WAV of a leg: the peer on the left, what we send
+//!   it (prompts, then the bridged party) on the right, time-aligned.
+//!
+//! ## Design
+//!
+//! One tokio task per leg owns its two sockets and all its state (no locks
+//! on the media path) and sleeps until the next datagram, command, bridged
+//! packet or deadline. Outgoing packet `n` is due at `answer + n * ptime`
+//! ([`madoguchi_media::pacing::Pacer`]); pauses (hold, bridge) keep that grid.
+//! While no prompt is queued the idle fill (comfort noise) keeps NATs, SBCs
+//! and phones from declaring the line dead. Symmetric RTP: we send to the
+//! SDP address until the first valid packet, then to where the peer's
+//! packets come from ([`latch`] says who may take over). Garbage, foreign
+//! sources and foreign SSRCs are dropped and counted in [`LegStats`]; no
+//! input panics. Bridged legs hand packets to each other through bounded
+//! queues; the recording writer has a bounded queue and its own thread:
+//! nothing on the media path waits, what does not fit is dropped and counted.
+//!
+//! ## Example
+//!
+//! ```no_run
+//! use madoguchi_rtp::{bridge, LegEvent, MediaConfig, MediaRuntime};
+//! use madoguchi_media::prompt::Prompt;
+//! use cap_std::{ambient_authority, fs::Dir};
+//! # async fn run(offer: &[u8], staff_answer: &[u8], greeting: Prompt) -> Result<(), madoguchi_rtp::MediaError> {
+//! let dir = Dir::open_ambient_dir("/var/lib/madoguchi/recordings", ambient_authority()).unwrap();
+//! let media = MediaRuntime::new(MediaConfig::new(20000..=29999, dir))?;
+//! let ip = "192.0.2.10".parse().unwrap();
+//!
+//! // Incoming INVITE: answer it (a NoCommonCodec error => 488).
+//! let mut caller = media.open_leg("call-1", ip).await?;
+//! let sdp_answer = caller.answer(offer)?; // goes into the 200 OK
+//! let rec = caller.record("call-1").await?;
+//! let play = caller.play(vec![greeting], true);
+//! let mut digits = String::new();
+//! while let Some(ev) = caller.events().recv().await {
+//!     match ev {
+//!         LegEvent::Digit(d) => { digits.push(d.digit); if digits.len() == 1 { break } }
+//!         LegEvent::PlayFinished(id) if id == play => {}
+//!         LegEvent::RtpTimeout => return Ok(()), // hang up
+//!         _ => {}
+//!     }
+//! }
+//! // Transfer: an outgoing leg to staff, then bridge.
+//! let staff = media.open_leg("call-1-staff", ip).await?;
+//! let _invite_body = staff.offer();
+//! staff.accept_answer(staff_answer)?; // from the 200 OK
+//! let b = bridge(&caller, &staff)?;
+//! // ... BYE from either side:
+//! drop(b);
+//! let summary = rec.stop().await?; // sha256, duration, complete
+//! caller.close().await;
+//! # let _ = (sdp_answer, summary); Ok(()) }
+//! ```
+//!
+//! ## Capacity
+//!
+//! `examples/media_load.rs` opens N recorded legs on loopback with simulated
+//! callers and prints CPU, RSS, loss and pacing error; see the crate README
+//! section in that file's docs for figures.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod bridge;
+mod config;
+mod error;
+mod events;
+pub mod latch;
+mod leg;
+mod ports;
+mod record;
+mod runtime;
+mod task;
+
+pub use bridge::{bridge, Bridge};
+pub use config::MediaConfig;
+pub use error::MediaError;
+pub use events::{LegEvent, LegStats, PlayId};
+pub use leg::Leg;
+pub use record::Recording;
+pub use runtime::MediaRuntime;
+
+/// Re-exports callers need alongside this crate.
+pub use madoguchi_media::dtmf::{DigitEvent, DigitSource};
+pub use madoguchi_media::prompt::Prompt;
+pub use madoguchi_media::recording::{RecordingSummary, Repaired};
