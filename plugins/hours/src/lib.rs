@@ -44,7 +44,12 @@ impl Node for Hours {
     type State = ();
 
     fn validate(c: &Config) -> Result<(), String> {
-        for (field, v) in [("schedule", &c.schedule), ("destination", &c.destination), ("open", &c.open), ("closed", &c.closed)] {
+        for (field, v) in [
+            ("schedule", &c.schedule),
+            ("destination", &c.destination),
+            ("open", &c.open),
+            ("closed", &c.closed),
+        ] {
             if v.is_empty() {
                 return Err(format!("{field}: must not be empty"));
             }
@@ -72,10 +77,15 @@ impl Node for Hours {
                     ScheduleStatus::Closed => ("closed", String::new(), c.closed.clone()),
                     ScheduleStatus::Holiday(n) => ("holiday", n, or_closed(&c.holiday)),
                     ScheduleStatus::YearEndClosure(n) => ("year-end", n, or_closed(&c.year_end)),
-                    ScheduleStatus::SpecialClosure(n) => ("special-closure", n, or_closed(&c.special_closure)),
+                    ScheduleStatus::SpecialClosure(n) => {
+                        ("special-closure", n, or_closed(&c.special_closure))
+                    }
                 };
                 if let Some(t) = answer.next_open {
-                    let at = format!("{:04}-{:02}-{:02}T{:02}:{:02}", t.year, t.month, t.day, t.hour, t.minute);
+                    let at = format!(
+                        "{:04}-{:02}-{:02}T{:02}:{:02}",
+                        t.year, t.month, t.day, t.hour, t.minute
+                    );
                     cx.set_var("schedule_next_open", &at);
                 }
                 (status, reason, next)

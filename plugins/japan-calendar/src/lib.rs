@@ -38,9 +38,14 @@ impl Schedule for JapanCalendar {
         config.validate().map_err(|e| e.to_string())
     }
 
-    fn check(config: &Calendar, destination: &str, at: LocalDatetime) -> Result<ScheduleAnswer, String> {
+    fn check(
+        config: &Calendar,
+        destination: &str,
+        at: LocalDatetime,
+    ) -> Result<ScheduleAnswer, String> {
         let date = Date::new(at.year, at.month, at.day).map_err(|e| format!("bad date: {e}"))?;
-        let at = LocalDateTime::new(date, at.hour, at.minute, at.second).map_err(|e| format!("bad time: {e}"))?;
+        let at = LocalDateTime::new(date, at.hour, at.minute, at.second)
+            .map_err(|e| format!("bad time: {e}"))?;
         let s = config.status(destination, at).map_err(|e| e.to_string())?;
         let status = match s.state {
             State::Open => ScheduleStatus::Open,

@@ -117,10 +117,15 @@ impl Node for Menu {
         }
         for (key, node) in &c.options {
             if !is_keys(key) || key.contains(term) && c.max_digits > 1 {
-                return Err(format!("options: {key:?} is not a key sequence the caller can dial"));
+                return Err(format!(
+                    "options: {key:?} is not a key sequence the caller can dial"
+                ));
             }
             if key.chars().count() > usize::from(c.max_digits) {
-                return Err(format!("options: {key:?} is longer than max_digits {}", c.max_digits));
+                return Err(format!(
+                    "options: {key:?} is longer than max_digits {}",
+                    c.max_digits
+                ));
             }
             if node.is_empty() {
                 return Err(format!("options: {key:?} goes to an empty node id"));

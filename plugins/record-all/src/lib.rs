@@ -43,7 +43,9 @@ impl RecordingPolicy for RecordAll {
 
     fn validate(c: &Config) -> Result<(), String> {
         if c.notice.as_ref().is_some_and(Prompts::is_empty) {
-            return Err("notice: an empty notice is not allowed (R-REC-2); omit it for the default".into());
+            return Err(
+                "notice: an empty notice is not allowed (R-REC-2); omit it for the default".into(),
+            );
         }
         if c.retention_days > 3650 {
             return Err("retention_days: more than 10 years".into());

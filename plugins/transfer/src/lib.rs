@@ -46,13 +46,21 @@ impl Node for Transfer {
 
     fn validate(config: &Config) -> Result<(), String> {
         match &config.target {
-            Target::User(s) | Target::Queue(s) if s.is_empty() => return Err("target: empty name".into()),
+            Target::User(s) | Target::Queue(s) if s.is_empty() => {
+                return Err("target: empty name".into())
+            }
             Target::External(n) if !is_e164(n) => {
-                return Err(alloc::format!("target: {n:?} is not a phone number (E.164, e.g. +81462511111)"));
+                return Err(alloc::format!(
+                    "target: {n:?} is not a phone number (E.164, e.g. +81462511111)"
+                ));
             }
             _ => {}
         }
-        for (field, route) in [("busy", &config.busy), ("no_answer", &config.no_answer), ("failed", &config.failed)] {
+        for (field, route) in [
+            ("busy", &config.busy),
+            ("no_answer", &config.no_answer),
+            ("failed", &config.failed),
+        ] {
             if route.as_deref() == Some("") {
                 return Err(alloc::format!("{field}: empty node id"));
             }
