@@ -185,7 +185,10 @@ mod tests {
         // Same stream, new port: too early.
         assert_eq!(f.check(addr(3), 7, ms(500)), Verdict::UnexpectedSource);
         assert_eq!(f.check(addr(3), 7, ms(1000)), Verdict::UnexpectedSource);
-        assert_eq!(f.check(addr(3), 7, ms(1020)), Verdict::Accept { latched: true });
+        assert_eq!(
+            f.check(addr(3), 7, ms(1020)),
+            Verdict::Accept { latched: true }
+        );
         assert_eq!(f.latched(), Some(addr(3)));
         assert_eq!(f.check(addr(1), 7, ms(1040)), Verdict::UnexpectedSource);
     }
@@ -197,14 +200,23 @@ mod tests {
         let mut f = SourceFilter::new(FilterConfig::default());
         f.check(addr(1), 7, t0);
         for i in 1..50u64 {
-            assert_eq!(f.check(addr(1), 7, ms(20 * i)), Verdict::Accept { latched: false });
-            assert_eq!(f.check(addr(1), 1000 + i as u32, ms(20 * i)), Verdict::ForeignSsrc);
+            assert_eq!(
+                f.check(addr(1), 7, ms(20 * i)),
+                Verdict::Accept { latched: false }
+            );
+            assert_eq!(
+                f.check(addr(1), 1000 + i as u32, ms(20 * i)),
+                Verdict::ForeignSsrc
+            );
             assert_eq!(f.check(addr(1), 8, ms(20 * i + 1)), Verdict::ForeignSsrc);
         }
         // SSRC 7 (last heard at 980 ms) stops; 8 continues (its 1st in-a-row at 981 ms):
         // its third consecutive packet, >= 60 ms into the silence, takes over.
         assert_eq!(f.check(addr(1), 8, ms(1020)), Verdict::ForeignSsrc);
-        assert_eq!(f.check(addr(1), 8, ms(1040)), Verdict::Accept { latched: false });
+        assert_eq!(
+            f.check(addr(1), 8, ms(1040)),
+            Verdict::Accept { latched: false }
+        );
         assert_eq!(f.check(addr(1), 7, ms(1060)), Verdict::ForeignSsrc);
     }
 

@@ -141,7 +141,12 @@ mod tests {
         assert!(matches!(bind_pair(&pool, LO), Err(MediaError::Bind(_))));
         drop(squatter);
         assert_eq!(
-            bind_pair(&pool, LO).unwrap().rtp.local_addr().unwrap().port(),
+            bind_pair(&pool, LO)
+                .unwrap()
+                .rtp
+                .local_addr()
+                .unwrap()
+                .port(),
             31300
         );
     }

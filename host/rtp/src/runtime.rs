@@ -97,6 +97,8 @@ impl MediaRuntime {
         let inner = &self.inner;
         let pair = bind_pair(&inner.pool, local_ip)?;
         let local_rtp = pair.rtp.local_addr().map_err(MediaError::Bind)?;
+        let rtp_tx = pair.rtp.try_clone().map_err(MediaError::Bind)?;
+        let rtcp_tx = pair.rtcp.try_clone().map_err(MediaError::Bind)?;
         let rtp = tokio::net::UdpSocket::from_std(pair.rtp).map_err(MediaError::Bind)?;
         let rtcp = tokio::net::UdpSocket::from_std(pair.rtcp).map_err(MediaError::Bind)?;
         let call_id: Arc<str> = Arc::from(call_id);
@@ -108,6 +110,8 @@ impl MediaRuntime {
             cfg: inner.leg_cfg.clone(),
             rtp,
             rtcp,
+            rtp_tx,
+            rtcp_tx,
             lease: pair.lease,
             cmds: cmd_rx,
             fwd: fwd_rx,

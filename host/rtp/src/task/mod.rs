@@ -32,7 +32,10 @@ const MAX_DRAIN: usize = 64;
 #[derive(Debug)]
 pub(crate) enum Cmd {
     /// New or changed negotiation; `moved` = the peer's address changed (reset the latch).
-    Media { neg: Negotiated, moved: bool },
+    Media {
+        neg: Negotiated,
+        moved: bool,
+    },
     Play {
         id: PlayId,
         prompts: Vec<Prompt>,
@@ -41,11 +44,21 @@ pub(crate) enum Cmd {
         replace: bool,
     },
     StopPlayback,
-    InfoDigit { digit: char, at: Instant },
-    BridgeStart { id: u64, peer: mpsc::Sender<Forward> },
-    BridgeStop { id: u64 },
+    InfoDigit {
+        digit: char,
+        at: Instant,
+    },
+    BridgeStart {
+        id: u64,
+        peer: mpsc::Sender<Forward>,
+    },
+    BridgeStop {
+        id: u64,
+    },
     RecordStart(Box<RecStart>),
-    RecordStop { id: u64 },
+    RecordStop {
+        id: u64,
+    },
     Stats(oneshot::Sender<LegStats>),
     Close,
 }
@@ -65,6 +78,9 @@ pub(crate) struct Spawn {
     pub cfg: Arc<LegConfig>,
     pub rtp: UdpSocket,
     pub rtcp: UdpSocket,
+    /// Non-blocking clones of the two sockets, for sending.
+    pub rtp_tx: std::net::UdpSocket,
+    pub rtcp_tx: std::net::UdpSocket,
     pub lease: crate::ports::PortLease,
     pub cmds: mpsc::UnboundedReceiver<Cmd>,
     pub fwd: mpsc::Receiver<Forward>,
@@ -99,6 +115,8 @@ pub(crate) struct LegTask {
     // Sockets before the lease: fields drop in order, so the port is free when it is re-queued.
     rtp: UdpSocket,
     rtcp: UdpSocket,
+    rtp_tx: std::net::UdpSocket,
+    rtcp_tx: std::net::UdpSocket,
     _lease: crate::ports::PortLease,
     cmds: mpsc::UnboundedReceiver<Cmd>,
     fwd: mpsc::Receiver<Forward>,
@@ -154,6 +172,8 @@ impl LegTask {
             cfg: s.cfg,
             rtp: s.rtp,
             rtcp: s.rtcp,
+            rtp_tx: s.rtp_tx,
+            rtcp_tx: s.rtcp_tx,
             _lease: s.lease,
             cmds: s.cmds,
             fwd: s.fwd,

@@ -10,13 +10,16 @@ use madoguchi_media::rtp::rtcp::SenderInfo;
 use madoguchi_media::rtp::{RtpPacket, RtpSender};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tokio::net::UdpSocket;
+use std::net::UdpSocket as StdUdpSocket;
 
 /// Catch-up sends per wake-up after a stall (the rest is skipped, see `Pacer`).
 const MAX_BURST: u32 = 3;
 
-fn send(sock: &UdpSocket, stats: &mut LegStats, buf: &[u8], dest: SocketAddr) {
-    match sock.try_send_to(buf, dest) {
+/// Sends go through a plain non-blocking clone of the socket: tokio's
+/// `try_send_to` reports WouldBlock until the reactor has seen the socket
+/// writable once, and a media send must never wait for readiness anyway.
+fn send(sock: &StdUdpSocket, stats: &mut LegStats, buf: &[u8], dest: SocketAddr) {
+    match sock.send_to(buf, dest) {
         Ok(_) => stats.sent += 1,
         Err(_) => stats.send_errors += 1,
     }
@@ -90,7 +93,7 @@ impl LegTask {
             self.player.fill(frame);
             law.encode_into(frame, &mut self.payload);
             sender.audio(&self.payload, samples as u32, &mut self.packet);
-            send(&self.rtp, &mut self.stats, &self.packet, dest);
+            send(&self.rtp_tx, &mut self.stats, &self.packet, dest);
             let due = now.checked_sub(late).unwrap_or(now);
             self.last_sent_at = Some(due);
             if let Some(rec) = self.rec.as_mut() {
@@ -137,7 +140,7 @@ impl LegTask {
         if !relay.relay(&pkt, &mut self.packet) {
             return;
         }
-        send(&self.rtp, &mut self.stats, &self.packet, dest);
+        send(&self.rtp_tx, &mut self.stats, &self.packet, dest);
         self.last_sent_at = Some(now);
         let out = &self.packet;
         let seq = u16::from_be_bytes([out[2], out[3]]);
@@ -164,7 +167,8 @@ impl LegTask {
         if let Some((_, _, r)) = &b.relay {
             add_relay(&mut self.relay_total, &r.stats());
         }
-        if let (Some((next_seq, next_ts)), Some((sender, pt))) = (b.next_out, self.sender.as_mut()) {
+        if let (Some((next_seq, next_ts)), Some((sender, pt))) = (b.next_out, self.sender.as_mut())
+        {
             *sender = RtpSender::with_initial(*pt, sender.ssrc(), next_seq, next_ts);
         }
         self.pacing = false;
@@ -187,9 +191,9 @@ impl LegTask {
         else {
             return;
         };
-        let dest = self.rtcp_dest.unwrap_or_else(|| {
-            SocketAddr::new(m.dest.ip(), m.dest.port().wrapping_add(1))
-        });
+        let dest = self
+            .rtcp_dest
+            .unwrap_or_else(|| SocketAddr::new(m.dest.ip(), m.dest.port().wrapping_add(1)));
         if m.dest.port() == 0 || m.dest.ip().is_unspecified() {
             return;
         }
@@ -200,6 +204,6 @@ impl LegTask {
             octet_count: sender.octet_count(),
         });
         let report = rx.build_report(now, sender.ssrc(), info, &self.call_id);
-        let _ = self.rtcp.try_send_to(&report, dest);
+        let _ = self.rtcp_tx.send_to(&report, dest);
     }
 }

@@ -1,0 +1,239 @@
+//! One leg on loopback against an in-test phone: playback, pacing,
+//! digits from three sources, symmetric RTP, garbage, ports.
+
+mod common;
+
+use common::*;
+use madoguchi_media::dtmf::generate_tone;
+use madoguchi_media::g711::Law;
+use madoguchi_media::rtp::RtpSender;
+use madoguchi_rtp::{DigitSource, LegEvent, MediaError, Prompt};
+use std::time::{Duration, Instant};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prompt_arrives_complete_in_order_and_paced() {
+    let (rt, _tmp) = runtime(41000..=41009);
+    let peer = Peer::new().await;
+    let mut leg = rt.open_leg("play", LO).await.unwrap();
+    let answer = leg.answer(peer.offer(&[Law::Ulaw], Some(101)).as_bytes()).unwrap();
+    assert!(answer.contains(&format!("m=audio {} RTP/AVP 0 101", leg.local_rtp().port())));
+    // 1 s prompt: a ramp no idle fill could produce.
+    let pcm: Vec<i16> = (0..8000).map(|i| ((i * 7) % 8000) as i16 - 4000).collect();
+    let id = leg.play(vec![Prompt::from_pcm(pcm.clone())], false);
+    assert_eq!(
+        wait_event(&mut leg, Duration::from_secs(3), |e| matches!(e, LegEvent::PlayFinished(_))).await,
+        Some(LegEvent::PlayFinished(id))
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = peer.packets();
+    // Content: 50 consecutive frames equal the prompt through μ-law.
+    let expect = through(Law::Ulaw, &pcm);
+    let decoded: Vec<Vec<i16>> = got
+        .iter()
+        .map(|p| p.payload.iter().map(|&c| Law::Ulaw.decode(c)).collect())
+        .collect();
+    let first = decoded
+        .iter()
+        .position(|f| f[..] == expect[..160])
+        .expect("prompt start not found");
+    let played: Vec<i16> = decoded[first..first + 50].concat();
+    assert_eq!(played, expect);
+    // Stream: one SSRC, sequence +1, timestamp +160, all from our RTP port.
+    for w in got.windows(2) {
+        assert_eq!(w[1].seq, w[0].seq.wrapping_add(1));
+        assert_eq!(w[1].ts, w[0].ts.wrapping_add(160));
+        assert_eq!(w[1].ssrc, w[0].ssrc);
+        assert_eq!(w[1].from, leg.local_rtp());
+    }
+    // Pacing: ~50 packets per second of real time (loose: the machine is shared).
+    let span = got.last().unwrap().at - got[0].at;
+    let rate = (got.len() - 1) as f64 / span.as_secs_f64();
+    assert!((40.0..=60.0).contains(&rate), "{rate} packets/s");
+    let stats = leg.stats().await.unwrap();
+    assert!(stats.paced >= got.len() as u64);
+    assert_eq!(stats.send_errors, 0);
+    // Idle fill after the prompt: comfort noise, not silence-free garbage and not nothing.
+    let tail = &decoded[first + 50..];
+    assert!(!tail.is_empty() && tail.iter().all(|f| f.iter().all(|s| s.abs() <= 8)));
+    leg.close().await;
+}
+
+/// Phone audio with DTMF tones: (digit, start ms) each 100 ms, faint noise elsewhere.
+fn audio_with_tones(ms: usize, tones: &[(char, usize)]) -> Vec<i16> {
+    let mut pcm = noise(7, ms * 8, 20);
+    for &(d, at) in tones {
+        let tone = generate_tone(d, 100, 6000).unwrap();
+        for (i, s) in tone.iter().enumerate() {
+            pcm[at * 8 + i] = pcm[at * 8 + i].saturating_add(*s);
+        }
+    }
+    pcm
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digits_from_all_three_sources_once_each_in_order_with_barge_in() {
+    let (rt, _tmp) = runtime(41010..=41019);
+    let peer = Peer::new().await;
+    let mut leg = rt.open_leg("digits", LO).await.unwrap();
+    leg.answer(peer.offer(&[Law::Ulaw], Some(101)).as_bytes()).unwrap();
+    let prompt = leg.play(vec![Prompt::from_pcm(vec![3000; 8000 * 10])], true);
+    // 1: in-band only at 400 ms. 2: INFO at 1000 ms. 3: tones AND RFC 4733 at 1600 ms.
+    // 4: INFO AND RFC 4733 at 2200 ms. 5: RFC 4733 only at 2800 ms. 5 again at 3200 ms.
+    let pcm = audio_with_tones(4000, &[('1', 400), ('3', 1600)]);
+    let mut tx = RtpSender::with_initial(0, 0x5151, 100, 1000);
+    let script = rtp_script(
+        &mut tx,
+        Law::Ulaw,
+        &pcm,
+        0,
+        &[('3', 1600, 100), ('4', 2200, 100), ('5', 2800, 100), ('5', 3200, 100)],
+        101,
+    );
+    let t0 = Instant::now();
+    let sending = peer.play_script(leg.local_rtp(), t0, script);
+    tokio::time::sleep_until((t0 + Duration::from_millis(1000)).into()).await;
+    assert_eq!(leg.dtmf_from_info("Signal=2\r\nDuration=160\r\n", "application/dtmf-relay").unwrap(), '2');
+    tokio::time::sleep_until((t0 + Duration::from_millis(2230)).into()).await;
+    leg.dtmf_from_info("4", "application/dtmf").unwrap();
+    assert!(matches!(
+        leg.dtmf_from_info("Signal=Z", "application/dtmf-relay"),
+        Err(MediaError::Dtmf(_))
+    ));
+    sending.await.unwrap();
+    let events = events_for(&mut leg, Duration::from_millis(800)).await;
+    let digits: Vec<(char, DigitSource)> = events
+        .iter()
+        .filter_map(|e| match e {
+            LegEvent::Digit(d) => Some((d.digit, d.source)),
+            _ => None,
+        })
+        .collect();
+    let keys: String = digits.iter().map(|d| d.0).collect();
+    assert_eq!(keys, "123455", "{events:?}");
+    assert_eq!(digits[0].1, DigitSource::Inband);
+    assert_eq!(digits[1].1, DigitSource::SipInfo);
+    // Barge-in: the first digit stopped the 10 s prompt; reported once, before the second digit.
+    let interrupted: Vec<usize> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| **e == LegEvent::PlayInterrupted(prompt))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(interrupted.len(), 1, "{events:?}");
+    let second_digit = events.iter().position(|e| matches!(e, LegEvent::Digit(d) if d.digit == '2')).unwrap();
+    assert!(interrupted[0] < second_digit);
+    let stats = leg.stats().await.unwrap();
+    assert!(stats.digits_suppressed >= 2, "{stats:?}");
+    assert_eq!(stats.rtp.lost, 0);
+    leg.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn symmetric_latching_and_garbage_is_dropped_and_counted() {
+    let (rt, _tmp) = runtime(41020..=41029);
+    let decoy = Peer::new().await; // what the SDP says; the phone is behind NAT elsewhere
+    let phone = Peer::new().await;
+    let stranger = Peer::new().await;
+    let mut leg = rt.open_leg("latch", LO).await.unwrap();
+    leg.answer(decoy.offer(&[Law::Ulaw], Some(101)).as_bytes()).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(decoy.packets().len() >= 5, "we send to the SDP address until latched");
+    assert!(phone.packets().is_empty());
+
+    let t0 = Instant::now();
+    let mut tx = RtpSender::with_initial(0, 0xAAAA, 1, 0);
+    let script = rtp_script(&mut tx, Law::Ulaw, &noise(3, 8000 * 2, 500), 0, &[], 101);
+    let sending = phone.play_script(leg.local_rtp(), t0, script);
+    let latched = wait_event(&mut leg, Duration::from_secs(2), |e| matches!(e, LegEvent::RemoteLatched(_))).await;
+    assert_eq!(latched, Some(LegEvent::RemoteLatched(phone.addr)));
+
+    // While the phone talks: a stranger with valid RTP, garbage, wrong PT, an SSRC flood from the phone's address.
+    let mut st = RtpSender::with_initial(0, 0xBAD, 1, 0);
+    let mut flood = RtpSender::with_initial(0, 0xF00D, 1, 0);
+    let mut buf = Vec::new();
+    for i in 0..100u32 {
+        st.audio(&[0xFF; 160], 160, &mut buf);
+        stranger.sock.send_to(&buf, leg.local_rtp()).await.unwrap();
+        stranger.sock.send_to(&[0x80, 0, 1], leg.local_rtp()).await.unwrap(); // short
+        stranger.sock.send_to(&[0x13; 200], leg.local_rtp()).await.unwrap(); // version 0
+        let mut wrong = RtpSender::with_initial(13, 0xAAAA, i as u16, 0);
+        wrong.audio(&[0; 10], 10, &mut buf);
+        phone.sock.send_to(&buf, leg.local_rtp()).await.unwrap(); // comfort-noise PT
+        let mut f = RtpSender::with_initial(0, 0xF000 + i, 1, 0);
+        f.audio(&[0xFF; 160], 160, &mut buf);
+        phone.sock.send_to(&buf, leg.local_rtp()).await.unwrap(); // a new SSRC every time
+        flood.audio(&[0xFF; 160], 160, &mut buf);
+        if i % 10 == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    sending.await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let stats = leg.stats().await.unwrap();
+    assert_eq!(stats.unexpected_source, 100, "{stats:?}");
+    assert_eq!(stats.malformed, 200);
+    assert_eq!(stats.wrong_payload_type, 100);
+    assert_eq!(stats.foreign_ssrc, 100);
+    assert_eq!(stats.rtp.ssrc_changes, 0);
+    assert_eq!(stats.rtp.packets, 100, "the phone's 2 s of audio all accepted");
+    assert_eq!(stats.remote, Some(phone.addr));
+    // Our stream went to the phone after latching, never to the stranger.
+    assert!(phone.packets().len() >= 50);
+    assert!(stranger.packets().is_empty());
+    leg.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rtp_timeout_and_resume() {
+    let (rt, _tmp) = runtime_with(41030..=41039, |c| c.rtp_timeout = Duration::from_millis(300));
+    let phone = Peer::new().await;
+    let mut leg = rt.open_leg("timeout", LO).await.unwrap();
+    leg.answer(phone.offer(&[Law::Ulaw], None).as_bytes()).unwrap();
+    let e = wait_event(&mut leg, Duration::from_secs(2), |e| *e == LegEvent::RtpTimeout).await;
+    assert_eq!(e, Some(LegEvent::RtpTimeout));
+    let mut tx = RtpSender::with_initial(0, 1, 1, 0);
+    let script = rtp_script(&mut tx, Law::Ulaw, &noise(1, 1600, 100), 0, &[], 101);
+    phone.play_script(leg.local_rtp(), Instant::now(), script).await.unwrap();
+    let e = wait_event(&mut leg, Duration::from_secs(1), |e| *e == LegEvent::RtpResumed).await;
+    assert_eq!(e, Some(LegEvent::RtpResumed));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ports_are_bounded_and_freed_on_drop() {
+    let (rt, _tmp) = runtime(41040..=41043);
+    assert_eq!(rt.capacity(), 2);
+    let a = rt.open_leg("a", LO).await.unwrap();
+    let b = rt.open_leg("b", LO).await.unwrap();
+    assert_ne!(a.local_rtp(), b.local_rtp());
+    assert!(matches!(rt.open_leg("c", LO).await, Err(MediaError::PortsExhausted)));
+    let port_a = a.local_rtp().port();
+    drop(a); // the task ends asynchronously; the pair comes back when it has
+    let mut reopened = None;
+    for _ in 0..100 {
+        if let Ok(l) = rt.open_leg("c", LO).await {
+            reopened = Some(l);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let c = reopened.expect("port pair not freed after drop");
+    assert_eq!(c.local_rtp().port(), port_a);
+    // close() waits for the task: the pair is free right after.
+    b.close().await;
+    let d = rt.open_leg("d", LO).await.unwrap();
+    assert!(std::net::UdpSocket::bind((LO, c.local_rtp().port())).is_err(), "c still holds its port");
+    drop((c, d));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdp_errors_map_to_488() {
+    let (rt, _tmp) = runtime(41044..=41047);
+    let leg = rt.open_leg("sdp", LO).await.unwrap();
+    let g722 = offer_sdp(5000, &[], None, "sendrecv").replace("RTP/AVP ", "RTP/AVP 9");
+    let e = leg.answer(g722.as_bytes()).unwrap_err();
+    assert!(e.is_not_acceptable(), "{e}");
+    assert!(!leg.answer(b"garbage").unwrap_err().is_not_acceptable());
+    assert!(matches!(leg.answer(&[0xFF, 0xFE]), Err(MediaError::SdpNotUtf8)));
+    assert!(matches!(leg.accept_answer(g722.as_bytes()), Err(MediaError::NoOfferOutstanding)));
+    assert!(leg.negotiated().is_none());
+}
