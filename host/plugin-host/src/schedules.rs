@@ -14,7 +14,10 @@ use crate::state::{CallContext, ScheduleSource};
 /// Schedule name → (schedule plugin, its JSON config). Queries run the
 /// plugin at the runtime's clock "now", in a store of their own with their
 /// own deadline; a failing schedule plugin answers `Err`, which the node
-/// routes on (`hours` takes its `on_error` route).
+/// routes on (`hours` takes its `on_error` route). The query runs inside
+/// the node's call, on its thread, so its CPU time also counts against the
+/// node's deadline: keep schedule configs small (a `japan-calendar` check
+/// parses its JSON config each time, ~tens of µs).
 #[derive(Default)]
 pub struct PluginSchedules {
     map: RwLock<HashMap<String, (Plugin, Arc<str>)>>,

@@ -391,3 +391,15 @@ async fn async_calls_run_off_the_executor() {
         .unwrap();
     assert_eq!(step.actions, vec![Action::Hangup]);
 }
+
+#[test]
+fn handles_can_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<Runtime>();
+    send_sync::<madoguchi_plugin_host::Plugin>();
+    send_sync::<madoguchi_plugin_host::Registry>();
+    send_sync::<madoguchi_plugin_host::PluginSchedules>();
+    // An instance serves one call at a time but may move between worker threads.
+    send::<madoguchi_plugin_host::Instance>();
+}
