@@ -230,6 +230,13 @@ impl LegTask {
                 r = self.rtp.recv_from(&mut self.rbuf) => Wake::Rtp(r),
                 f = self.fwd.recv() => Wake::Fwd(f),
                 r = self.rtcp.recv_from(&mut self.cbuf) => Wake::Rtcp(r),
+                // The bridged leg's task ended: wake to fall back to our own stream.
+                _ = async {
+                    match &self.bridge {
+                        Some(b) => b.peer.closed().await,
+                        None => std::future::pending().await,
+                    }
+                } => Wake::Timer,
                 _ = &mut sleep => Wake::Timer,
             };
             let now = Instant::now();
