@@ -114,7 +114,7 @@ pub(crate) struct CallDeadline {
 
 /// A call may take this many times its CPU budget in wall time when the
 /// host is overloaded, never more.
-const WALL_CAP_FACTOR: u32 = 5;
+const WALL_CAP_FACTOR: u32 = 10;
 
 impl CallDeadline {
     fn new(limit: Duration) -> Self {

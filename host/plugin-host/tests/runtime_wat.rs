@@ -363,27 +363,34 @@ fn compiled_artifacts_are_cached_by_sha256() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn async_calls_run_off_the_executor() {
-    let rt = runtime();
+    // A 300 ms budget: the runaway call surely outlives the timer below.
+    let rt = Runtime::new(RuntimeConfig {
+        max_instances: 4,
+        call_deadline: Duration::from_millis(300),
+        ..Default::default()
+    })
+    .unwrap();
     let looping = rt
         .load("loop@1", &node("(loop $l (br $l)) (i32.const 1024)"))
         .unwrap();
     let ok = rt.load("ok@1", &node("(i32.const 1024)")).unwrap();
-    // While the runaway call burns its 10 ms on the blocking pool, this
-    // single-threaded executor still runs the timer below.
     let bad = tokio::spawn(async move {
         looping
             .node_step_async(ctx(), input("{}"), Event::Entered)
             .await
     });
+    // This single-threaded executor still runs a 1 ms timer while the call
+    // burns its budget on the blocking pool.
     let tick = tokio::time::timeout(
-        Duration::from_millis(5),
+        Duration::from_millis(200),
         tokio::time::sleep(Duration::from_millis(1)),
     )
     .await;
     assert!(tick.is_ok());
+    assert!(!bad.is_finished());
     assert!(matches!(
         bad.await.unwrap(),
-        Err(PluginError::Deadline { .. })
+        Err(PluginError::Deadline { limit_ms: 300, .. })
     ));
     let step = ok
         .node_step_async(ctx(), input("{}"), Event::Entered)
