@@ -46,7 +46,11 @@ fn parse_args() -> Args {
     if rates.is_empty() {
         rates = vec![100, 250, 500, 1000, 1500];
     }
-    Args { rates, seconds: seconds.clamp(1, 120), workloads }
+    Args {
+        rates,
+        seconds: seconds.clamp(1, 120),
+        workloads,
+    }
 }
 
 /// CPU seconds (user + system) the process has used so far.
@@ -107,7 +111,26 @@ fn run_load(server: &Server, scenario: Sipp, rate: u32, seconds: u32, label: &st
         .arg(&format!("{}s", seconds * 3 + 30));
     let cpu0 = cpu_seconds(server.pid());
     let t0 = Instant::now();
-    let result = sipp.run();
+    // Sample the server's memory every 5 s while sipp runs, to show whether it stays flat.
+    let mut run = sipp.spawn().expect("spawn sipp");
+    let mut samples = Vec::new();
+    let mut next_sample = Duration::from_secs(5);
+    let result = loop {
+        match run.try_finish() {
+            Some(r) => break r,
+            None => {
+                if t0.elapsed() >= next_sample {
+                    samples.push(format!(
+                        "{:.0}s:{:.0}MiB",
+                        t0.elapsed().as_secs_f64(),
+                        rss_mib(server.pid())
+                    ));
+                    next_sample += Duration::from_secs(5);
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    };
     let wall = t0.elapsed().as_secs_f64();
     let cpu = cpu_seconds(server.pid()) - cpu0;
     let (ok, failed) = sipp_counts(&csv);
@@ -118,12 +141,20 @@ fn run_load(server: &Server, scenario: Sipp, rate: u32, seconds: u32, label: &st
         rss_mib(server.pid()),
         if result.is_err() && failed == 0 { "  (sipp reported an error)" } else { "" }
     );
+    if samples.len() > 2 {
+        println!("          RSS while running: {}", samples.join(" "));
+    }
     failed == 0 && ok == total as u64
 }
 
 fn main() {
     let args = parse_args();
-    println!("madoguchi SIP benchmark: {} cores, rates {:?}, {} s per step", num_cpus(), args.rates, args.seconds);
+    println!(
+        "madoguchi SIP benchmark: {} cores, rates {:?}, {} s per step",
+        num_cpus(),
+        args.rates,
+        args.seconds
+    );
     for workload in &args.workloads {
         let server = Server::start(ServerOptions::default()).expect("start server");
         let mut best = 0;
@@ -149,9 +180,12 @@ fn main() {
                     .arg("100000000")
                     .arg("-timeout")
                     .arg("3600s");
-                let device = Device::start(server.sip, "1001", "zama1001", uas).expect("register the UAS");
+                let device =
+                    Device::start(server.sip, "1001", "zama1001", uas).expect("register the UAS");
                 for &rate in &args.rates {
-                    let caller = Sipp::new("caller.xml", server.sip).service("1001").set("hold_ms", "0");
+                    let caller = Sipp::new("caller.xml", server.sip)
+                        .service("1001")
+                        .set("hold_ms", "0");
                     if run_load(&server, caller, rate, args.seconds, "calls") {
                         best = rate;
                     } else {

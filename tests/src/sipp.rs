@@ -39,7 +39,11 @@ impl Sipp {
             "-mp".into(),
             free_port().to_string(),
         ];
-        Sipp { args, scenario: scenario.to_string(), port }
+        Sipp {
+            args,
+            scenario: scenario.to_string(),
+            port,
+        }
     }
 
     /// The local SIP port this sipp uses.
@@ -49,7 +53,11 @@ impl Sipp {
 
     /// Digest credentials (`-au`/`-ap`) and the `user` scenario variable.
     pub fn user(self, user: &str, password: &str) -> Sipp {
-        self.set("user", user).arg("-au").arg(user).arg("-ap").arg(password)
+        self.set("user", user)
+            .arg("-au")
+            .arg(user)
+            .arg("-ap")
+            .arg(password)
     }
 
     /// `-set name value` (scenario variable).
@@ -76,7 +84,10 @@ impl Sipp {
             .stderr(Stdio::piped())
             .spawn()
             .context("spawn sipp (install Debian's sip-tester: scripts/setup)")?;
-        Ok(SippRun { child: Some(child), scenario: self.scenario.clone() })
+        Ok(SippRun {
+            child: Some(child),
+            scenario: self.scenario.clone(),
+        })
     }
 
     /// Runs to completion; fails with sipp's output unless the scenario passed.
@@ -92,6 +103,24 @@ pub struct SippRun {
 }
 
 impl SippRun {
+    /// Non-blocking: `Some(result)` once sipp has exited (as [`SippRun::wait`] would say).
+    pub fn try_finish(&mut self) -> Option<Result<()>> {
+        let exited = self
+            .child
+            .as_mut()
+            .map(|c| matches!(c.try_wait(), Ok(Some(_))))
+            .unwrap_or(true);
+        if exited {
+            let run = SippRun {
+                child: self.child.take(),
+                scenario: self.scenario.clone(),
+            };
+            Some(run.wait())
+        } else {
+            None
+        }
+    }
+
     /// Waits (bounded by sipp's own -timeout) and checks the exit code (0 = all calls passed).
     pub fn wait(mut self) -> Result<()> {
         let child = self.child.take().expect("child present");

@@ -36,19 +36,38 @@ fn torture_messages_over_udp_in_a_private_network_namespace() {
     let out = cmd
         .args(["--", "sh", "-c", "ip link set lo up && exec \"$0\" \"$@\""])
         .arg(&exe)
-        .args(["--exact", "torture_messages_over_udp_in_a_private_network_namespace", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "torture_messages_over_udp_in_a_private_network_namespace",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(IN_NETNS, "1")
         .output()
         .expect("run unshare (util-linux) — scripts/setup installs it");
-    let text = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     println!("{text}");
-    assert!(out.status.success(), "conformance run inside the namespace failed:\n{text}");
-    assert!(text.contains("conformance: "), "the inner run did not report: {text}");
+    assert!(
+        out.status.success(),
+        "conformance run inside the namespace failed:\n{text}"
+    );
+    assert!(
+        text.contains("conformance: "),
+        "the inner run did not report: {text}"
+    );
 }
 
 /// True when running as root (no user namespace needed).
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0\n"))
+        .unwrap_or(false)
 }
 
 /// What the manifest says should happen to a message.
@@ -93,8 +112,15 @@ fn expectation(file: &str, handling: &str) -> Expect {
 
 fn run_inside() {
     let shared = shared_dir();
-    let manifest = std::fs::read_to_string(shared.join("conformance/rfc4475/MANIFEST.tsv")).unwrap();
-    let start = || Server::start(ServerOptions { users: vec![("1001", "zama1001")], ..ServerOptions::default() }).unwrap();
+    let manifest =
+        std::fs::read_to_string(shared.join("conformance/rfc4475/MANIFEST.tsv")).unwrap();
+    let start = || {
+        Server::start(ServerOptions {
+            users: vec![("1001", "zama1001")],
+            ..ServerOptions::default()
+        })
+        .unwrap()
+    };
     let mut server = start();
     let mut transactions_seen = std::collections::HashSet::new();
     // Responses go to the Via's port (5060, or 5061 for TLS, when none is given) at the
@@ -118,7 +144,10 @@ fn run_inside() {
         if cols.len() < 5 {
             continue;
         }
-        cases.push((format!("rfc4475/{}", cols[1]), expectation(cols[1], cols[4])));
+        cases.push((
+            format!("rfc4475/{}", cols[1]),
+            expectation(cols[1], cols[4]),
+        ));
     }
     // RFC 5118 (IPv6): the invalid reference must be refused; the rest processed.
     for entry in std::fs::read_dir(shared.join("conformance/rfc5118")).unwrap() {
@@ -126,7 +155,11 @@ fn run_inside() {
         if !name.ends_with(".dat") {
             continue;
         }
-        let e = if name == "ipv6-bad.dat" { Expect::Status(400) } else { Expect::Any };
+        let e = if name == "ipv6-bad.dat" {
+            Expect::Status(400)
+        } else {
+            Expect::Any
+        };
         cases.push((format!("rfc5118/{name}"), e));
     }
     for (rel, expect) in &cases {
@@ -141,7 +174,11 @@ fn run_inside() {
         drain(&sockets);
         sockets[0].send_to(&bytes, server.sip).unwrap();
         let call_id = call_id_of(&bytes);
-        let wait = Duration::from_millis(if *expect == Expect::Silence { 400 } else { 1500 });
+        let wait = Duration::from_millis(if *expect == Expect::Silence {
+            400
+        } else {
+            1500
+        });
         let got = collect_final(&sockets, call_id.as_deref(), wait);
         seen += 1;
         let ok = match (expect, got) {
@@ -152,7 +189,10 @@ fn run_inside() {
             (Expect::Silence, got) => got.is_none(),
             (Expect::Any, _) => true,
         };
-        println!("{rel:<40} expected {expect:?}, got {got:?}{}", if ok { "" } else { "   <-- MISMATCH" });
+        println!(
+            "{rel:<40} expected {expect:?}, got {got:?}{}",
+            if ok { "" } else { "   <-- MISMATCH" }
+        );
         if !ok {
             failures.push(format!("{rel}: expected {expect:?}, got {got:?}"));
         }
@@ -165,13 +205,25 @@ fn run_inside() {
             server.sip
         );
         sockets[0].send_to(msg.as_bytes(), server.sip).unwrap();
-        if collect_final(&sockets, Some(&format!("alive{n}")), Duration::from_millis(500)) == Some(200) {
+        if collect_final(
+            &sockets,
+            Some(&format!("alive{n}")),
+            Duration::from_millis(500),
+        ) == Some(200)
+        {
             alive = true;
             break;
         }
     }
-    assert!(alive, "server stopped answering after the torture messages; log:\n{}", server.log_text());
-    println!("conformance: {seen} messages, {} mismatches", failures.len());
+    assert!(
+        alive,
+        "server stopped answering after the torture messages; log:\n{}",
+        server.log_text()
+    );
+    println!(
+        "conformance: {seen} messages, {} mismatches",
+        failures.len()
+    );
     assert!(failures.is_empty(), "mismatches:\n{}", failures.join("\n"));
 }
 
@@ -203,7 +255,8 @@ fn call_id_of(bytes: &[u8]) -> Option<String> {
     String::from_utf8_lossy(bytes).lines().find_map(|l| {
         let (name, value) = l.split_once(':')?;
         let name = name.trim();
-        (name.eq_ignore_ascii_case("call-id") || name.eq_ignore_ascii_case("i")).then(|| value.trim().to_string())
+        (name.eq_ignore_ascii_case("call-id") || name.eq_ignore_ascii_case("i"))
+            .then(|| value.trim().to_string())
     })
 }
 
@@ -223,7 +276,11 @@ fn collect_final(sockets: &[UdpSocket], call_id: Option<&str>, wait: Duration) -
                 if call_id.is_some() && call_id_of(&buf[..n]).as_deref() != call_id {
                     continue;
                 }
-                if let Some(code) = text.strip_prefix("SIP/2.0 ").and_then(|r| r.get(..3)).and_then(|c| c.parse::<u16>().ok()) {
+                if let Some(code) = text
+                    .strip_prefix("SIP/2.0 ")
+                    .and_then(|r| r.get(..3))
+                    .and_then(|c| c.parse::<u16>().ok())
+                {
                     *statuses.entry(code).or_default() += 1;
                     if code >= 200 {
                         last_final = Some(code);

@@ -15,9 +15,15 @@ fn register_with_digest_and_wrong_password_refused() {
     let reg = Sipp::new("register.xml", server.sip).user("1001", "zama1001");
     let port = reg.port().to_string();
     reg.set("contact_port", &port).run().unwrap();
-    Sipp::new("register_bad.xml", server.sip).user("1001", "wrong-password").run().unwrap();
+    Sipp::new("register_bad.xml", server.sip)
+        .user("1001", "wrong-password")
+        .run()
+        .unwrap();
     // An unknown user gets the same challenge as a known one, then the same refusal.
-    Sipp::new("register_bad.xml", server.sip).user("9999", "whatever").run().unwrap();
+    Sipp::new("register_bad.xml", server.sip)
+        .user("9999", "whatever")
+        .run()
+        .unwrap();
 }
 
 #[test]
@@ -33,7 +39,11 @@ fn invite_rings_every_device_and_first_answer_wins() {
     )
     .unwrap();
     let phone = device(&server, "1001", "zama1001", "device_ring.xml");
-    Sipp::new("caller.xml", server.sip).service("1001").set("hold_ms", "300").run().unwrap();
+    Sipp::new("caller.xml", server.sip)
+        .service("1001")
+        .set("hold_ms", "300")
+        .run()
+        .unwrap();
     desk.finish().unwrap();
     phone.finish().unwrap();
 }
@@ -43,7 +53,10 @@ fn caller_cancel_stops_every_device() {
     let server = Server::start(ServerOptions::default()).unwrap();
     let a = device(&server, "1002", "zama1002", "device_ring.xml");
     let b = device(&server, "1002", "zama1002", "device_ring.xml");
-    Sipp::new("caller_cancel.xml", server.sip).service("1002").run().unwrap();
+    Sipp::new("caller_cancel.xml", server.sip)
+        .service("1002")
+        .run()
+        .unwrap();
     a.finish().unwrap();
     b.finish().unwrap();
 }
@@ -53,7 +66,10 @@ fn busy_on_every_device_gives_486() {
     let server = Server::start(ServerOptions::default()).unwrap();
     let a = device(&server, "1003", "zama1003", "device_busy.xml");
     let b = device(&server, "1003", "zama1003", "device_busy.xml");
-    Sipp::new("caller_busy.xml", server.sip).service("1003").run().unwrap();
+    Sipp::new("caller_busy.xml", server.sip)
+        .service("1003")
+        .run()
+        .unwrap();
     a.finish().unwrap();
     b.finish().unwrap();
 }
@@ -61,16 +77,33 @@ fn busy_on_every_device_gives_486() {
 #[test]
 fn registrations_survive_a_restart() {
     let data = tempfile::tempdir().unwrap();
-    let opts = || ServerOptions { data: Some(data.path().to_path_buf()), ..ServerOptions::default() };
+    let opts = || ServerOptions {
+        data: Some(data.path().to_path_buf()),
+        ..ServerOptions::default()
+    };
     let mut server = Server::start(opts()).unwrap();
     let sip = server.sip;
-    let desk = Device::start(sip, "1001", "zama1001", Sipp::new("device_answer.xml", sip).set("answer_ms", "100"))
-        .unwrap();
+    let desk = Device::start(
+        sip,
+        "1001",
+        "zama1001",
+        Sipp::new("device_answer.xml", sip).set("answer_ms", "100"),
+    )
+    .unwrap();
     // The binding is written behind the SIP path; give it a moment, then crash hard and
     // start again on the same port with no new registration.
     std::thread::sleep(Duration::from_millis(500));
     server.kill9();
-    let server = Server::start(ServerOptions { users: vec![], sip_port: Some(sip.port()), ..opts() }).unwrap();
-    Sipp::new("caller.xml", server.sip).service("1001").set("hold_ms", "200").run().unwrap();
+    let server = Server::start(ServerOptions {
+        users: vec![],
+        sip_port: Some(sip.port()),
+        ..opts()
+    })
+    .unwrap();
+    Sipp::new("caller.xml", server.sip)
+        .service("1001")
+        .set("hold_ms", "200")
+        .run()
+        .unwrap();
     desk.finish().unwrap();
 }

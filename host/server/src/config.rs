@@ -21,6 +21,31 @@ pub struct Config {
     pub listeners: Vec<ListenerConfig>,
     #[serde(default)]
     pub registrar: RegistrarSection,
+    #[serde(default)]
+    pub sip: SipSection,
+}
+
+/// `[sip]`: protocol engine limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SipSection {
+    /// Live transactions at most; beyond it new requests get 503. Completed transactions
+    /// stay 32 s on UDP (RFC 3261 timers J/K/L/M), so a steady 1,000 calls/s needs ~100k;
+    /// each costs about 3 KB.
+    #[serde(default = "default_max_transactions")]
+    pub max_transactions: usize,
+}
+
+impl Default for SipSection {
+    fn default() -> Self {
+        SipSection {
+            max_transactions: default_max_transactions(),
+        }
+    }
+}
+
+fn default_max_transactions() -> usize {
+    300_000
 }
 
 /// `[server]`.
@@ -139,6 +164,7 @@ impl Default for Config {
             server: ServerSection::default(),
             listeners: Vec::new(),
             registrar: RegistrarSection::default(),
+            sip: SipSection::default(),
         }
     }
 }
@@ -174,20 +200,30 @@ impl Config {
             bail!("{origin}: registrar.max_contacts must be at least 1");
         }
         if r.min_expires > r.max_expires {
-            bail!("{origin}: registrar.min_expires ({}) is above registrar.max_expires ({})", r.min_expires, r.max_expires);
+            bail!(
+                "{origin}: registrar.min_expires ({}) is above registrar.max_expires ({})",
+                r.min_expires,
+                r.max_expires
+            );
         }
         if self.server.digest_algorithms.is_empty() {
             bail!("{origin}: server.digest_algorithms must name at least one of SHA-256, MD5");
         }
         for a in &self.server.digest_algorithms {
             if madoguchi_sip::auth::Algorithm::from_token(a).is_none() {
-                bail!("{origin}: server.digest_algorithms: unknown algorithm {a:?} (SHA-256 or MD5)");
+                bail!(
+                    "{origin}: server.digest_algorithms: unknown algorithm {a:?} (SHA-256 or MD5)"
+                );
             }
         }
         let mut seen = std::collections::HashSet::new();
         for l in &self.listeners {
             if !seen.insert((l.transport, l.address)) {
-                bail!("{origin}: listener {:?} {} is configured twice", l.transport, l.address);
+                bail!(
+                    "{origin}: listener {:?} {} is configured twice",
+                    l.transport,
+                    l.address
+                );
             }
         }
         Ok(())
@@ -198,9 +234,9 @@ impl Config {
 /// listener's own subnet (/24 or /64) — flags are for tests and quick starts; a config
 /// file names its allow-lists exactly.
 pub fn listener_from_flag(flag: &str) -> Result<ListenerConfig> {
-    let (kind, addr) = flag
-        .split_once(':')
-        .with_context(|| format!("--sip {flag}: expected TRANSPORT:ADDRESS:PORT, e.g. udp:127.0.0.1:5060"))?;
+    let (kind, addr) = flag.split_once(':').with_context(|| {
+        format!("--sip {flag}: expected TRANSPORT:ADDRESS:PORT, e.g. udp:127.0.0.1:5060")
+    })?;
     let transport = match kind {
         "udp" => TransportKind::Udp,
         "tcp" => TransportKind::Tcp,
@@ -230,7 +266,9 @@ mod tests {
     #[test]
     fn unknown_key_names_file_line_and_key() {
         let text = "[server]\nrealm = \"zama\"\nbogus = 1\n";
-        let err = Config::parse(text, "madoguchi.toml").unwrap_err().to_string();
+        let err = Config::parse(text, "madoguchi.toml")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("madoguchi.toml:3:"), "{err}");
         assert!(err.contains("bogus"), "{err}");
     }

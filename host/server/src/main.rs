@@ -27,6 +27,11 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Run the demo on loopback: demo users 1001-1003 (passwords zama1001…) and the server.
     Demo(serve::ServeArgs),
+    /// Work with Wasm plugins.
+    Plugin {
+        #[command(subcommand)]
+        command: cli::plugin::PluginCommand,
+    },
     /// Manage SIP users (staff extensions).
     User {
         #[command(subcommand)]
@@ -43,5 +48,6 @@ fn main() -> Result<()> {
         Command::Serve(args) => serve::run(args, false),
         Command::Demo(args) => serve::run(args, true),
         Command::User { command, data } => cli::user::run(command, &data),
+        Command::Plugin { command } => cli::plugin::run(command),
     }
 }

@@ -53,7 +53,11 @@ pub fn run(args: ServeArgs, demo: bool) -> Result<()> {
         None => Config::default(),
     };
     if !args.sip.is_empty() {
-        cfg.listeners = args.sip.iter().map(|f| listener_from_flag(f)).collect::<Result<_>>()?;
+        cfg.listeners = args
+            .sip
+            .iter()
+            .map(|f| listener_from_flag(f))
+            .collect::<Result<_>>()?;
     }
     if let Some(h) = args.http {
         cfg.server.http = h;
@@ -66,11 +70,17 @@ pub fn run(args: ServeArgs, demo: bool) -> Result<()> {
     }
     cfg.check("command line")?;
     if cfg.listeners.is_empty() {
-        cfg.listeners.push(listener_from_flag("udp:127.0.0.1:5060")?);
-        cfg.listeners.push(listener_from_flag("tcp:127.0.0.1:5060")?);
+        cfg.listeners
+            .push(listener_from_flag("udp:127.0.0.1:5060")?);
+        cfg.listeners
+            .push(listener_from_flag("tcp:127.0.0.1:5060")?);
     }
-    std::fs::create_dir_all(&cfg.server.data_dir)
-        .with_context(|| format!("cannot create data directory {}", cfg.server.data_dir.display()))?;
+    std::fs::create_dir_all(&cfg.server.data_dir).with_context(|| {
+        format!(
+            "cannot create data directory {}",
+            cfg.server.data_dir.display()
+        )
+    })?;
     let store = Store::open(&cfg.server.data_dir)
         .with_context(|| format!("cannot open the store in {}", cfg.server.data_dir.display()))?;
     if demo {
@@ -102,7 +112,13 @@ async fn serve(cfg: Config, store: Store, demo: bool) -> Result<()> {
                 info!(listener = %l.name, %local, "SIP listening (udp)");
                 udp_sockets.push((local, sock.clone()));
                 infos.push(ListenerInfo { local });
-                tokio::spawn(transport::udp::run(i, sock, acl, core_tx.clone(), stats.clone()));
+                tokio::spawn(transport::udp::run(
+                    i,
+                    sock,
+                    acl,
+                    core_tx.clone(),
+                    stats.clone(),
+                ));
             }
             TransportKind::Tcp => {
                 let sock = TcpListener::bind(l.address)
@@ -140,7 +156,13 @@ async fn serve(cfg: Config, store: Store, demo: bool) -> Result<()> {
         .filter_map(|a| madoguchi_sip::auth::Algorithm::from_token(a))
         .collect();
     let registry = Registry::load(store, &cfg.server.realm, algorithms, reg_cfg)?;
-    let engine = Engine::new(registry, sender, infos, cfg.server.user_agent.clone());
+    let engine = Engine::new(
+        registry,
+        sender,
+        infos,
+        cfg.server.user_agent.clone(),
+        cfg.sip.max_transactions,
+    );
     let http = TcpListener::bind(cfg.server.http)
         .await
         .with_context(|| format!("cannot bind the admin API on {}", cfg.server.http))?;
@@ -148,12 +170,23 @@ async fn serve(cfg: Config, store: Store, demo: bool) -> Result<()> {
     tokio::spawn(async move {
         let app = axum::Router::new().route(
             "/api/v1/health",
-            axum::routing::get(|| async { axum::Json(serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})) }),
+            axum::routing::get(|| async {
+                axum::Json(
+                    serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}),
+                )
+            }),
         );
         let _ = axum::serve(http, app).await;
     });
     if demo {
-        info!("demo ready: users 1001, 1002, 1003 (passwords zama1001, zama1002, zama1003) on {}", cfg.listeners.iter().map(|l| format!("{:?}:{}", l.transport, l.address)).collect::<Vec<_>>().join(", "));
+        info!(
+            "demo ready: users 1001, 1002, 1003 (passwords zama1001, zama1002, zama1003) on {}",
+            cfg.listeners
+                .iter()
+                .map(|l| format!("{:?}:{}", l.transport, l.address))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     engine.run(core_rx).await;
     Ok(())
@@ -180,5 +213,8 @@ fn ensure_demo_users(store: &Store, realm: &str) -> Result<()> {
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
 }

@@ -1,2 +1,3 @@
 //! Command-line subcommands other than `serve`.
+pub mod plugin;
 pub mod user;

@@ -42,9 +42,15 @@ pub enum UserCommand {
 pub fn run(cmd: UserCommand, data: &Path) -> Result<()> {
     std::fs::create_dir_all(data)
         .with_context(|| format!("cannot create data directory {}", data.display()))?;
-    let store = Store::open(data).with_context(|| format!("cannot open the store in {}", data.display()))?;
+    let store = Store::open(data)
+        .with_context(|| format!("cannot open the store in {}", data.display()))?;
     match cmd {
-        UserCommand::Add { extension, name, realm, .. } => {
+        UserCommand::Add {
+            extension,
+            name,
+            realm,
+            ..
+        } => {
             let password = read_password()?;
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -59,13 +65,21 @@ pub fn run(cmd: UserCommand, data: &Path) -> Result<()> {
                 created_unix: now,
                 disabled: false,
             };
-            store.add_user(&rec).with_context(|| format!("cannot add user {}", rec.extension))?;
+            store
+                .add_user(&rec)
+                .with_context(|| format!("cannot add user {}", rec.extension))?;
             println!("added user {} ({})", rec.extension, rec.display_name);
         }
         UserCommand::List => {
-            println!("{:<12} {:<24} {:<12} disabled", "extension", "name", "realm");
+            println!(
+                "{:<12} {:<24} {:<12} disabled",
+                "extension", "name", "realm"
+            );
             for u in store.list_users()? {
-                println!("{:<12} {:<24} {:<12} {}", u.extension, u.display_name, u.realm, u.disabled);
+                println!(
+                    "{:<12} {:<24} {:<12} {}",
+                    u.extension, u.display_name, u.realm, u.disabled
+                );
             }
         }
         UserCommand::Passwd { extension, .. } => {
@@ -90,7 +104,10 @@ pub fn run(cmd: UserCommand, data: &Path) -> Result<()> {
 
 fn read_password() -> Result<String> {
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).context("reading the password from stdin")?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from stdin")?;
     let pw = line.trim_end_matches(['\r', '\n']).to_string();
     if pw.len() < 8 {
         bail!("the password must be at least 8 characters");

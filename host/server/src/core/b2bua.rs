@@ -73,7 +73,11 @@ pub enum Action<S> {
     /// Send a response on a server transaction.
     Respond { stx: S, response: Response },
     /// Send a request in a new client transaction.
-    Request { token: ReqToken, request: Request, peer: Peer },
+    Request {
+        token: ReqToken,
+        request: Request,
+        peer: Peer,
+    },
     /// Cancel the INVITE sent as `token` (the transaction layer defers the CANCEL until a
     /// provisional response has arrived, RFC 3261 §9.1).
     Cancel { token: ReqToken },
@@ -211,14 +215,21 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
             let call_id = format!("b{n}-{}", ids::call_id());
             let mut from_b = NameAddr {
                 display: from.display.clone(),
-                uri: Uri::sip(from.uri.user.as_deref(), t.local_addr.ip().into(), Some(t.local_addr.port())),
+                uri: Uri::sip(
+                    from.uri.user.as_deref(),
+                    t.local_addr.ip().into(),
+                    Some(t.local_addr.port()),
+                ),
                 params: Vec::new(),
             };
             from_b.set_param("tag", Some(ids::tag()));
             let to_b = NameAddr::new(to.uri.clone());
             let mut req = Request::new(Method::Invite, t.uri.clone());
             let h = req.headers_mut();
-            h.push(HeaderName::VIA, our_via(t.peer.transport.clone(), t.local_addr).to_string());
+            h.push(
+                HeaderName::VIA,
+                our_via(t.peer.transport.clone(), t.local_addr).to_string(),
+            );
             h.push(HeaderName::MAX_FORWARDS, max_forwards.to_string());
             h.push(HeaderName::FROM, from_b.to_string());
             h.push(HeaderName::TO, to_b.to_string());
@@ -233,14 +244,25 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
             req.body = relay_body(&invite.body);
             self.by_call_id.insert(call_id, (id, Side::B));
             self.out.push_back(Action::Request {
-                token: ReqToken { call: id, kind: ReqKind::Branch(n) },
+                token: ReqToken {
+                    call: id,
+                    kind: ReqKind::Branch(n),
+                },
                 request: req.clone(),
                 peer: t.peer.clone(),
             });
-            branches.push(Branch { invite: req, target: t, state: BranchState::Calling });
+            branches.push(Branch {
+                invite: req,
+                target: t,
+                state: BranchState::Calling,
+            });
         }
         self.by_call_id.insert(a_call_id, (id, Side::A));
-        tracing::info!(call = id, branches = branches.len(), "forking call to all devices");
+        tracing::info!(
+            call = id,
+            branches = branches.len(),
+            "forking call to all devices"
+        );
         self.calls.insert(
             id,
             Call {
@@ -288,14 +310,19 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
         let Some(&(id, Side::A)) = self.by_call_id.get(a_call_id) else {
             return;
         };
-        let Some(call) = self.calls.get_mut(&id) else { return };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         if call.state != CallState::Ringing {
             return;
         }
         call.state = CallState::Ended;
         let stx = call.invite_stx;
         let resp = a_response(call, 487, None, &self.user_agent);
-        self.out.push_back(Action::Respond { stx, response: resp });
+        self.out.push_back(Action::Respond {
+            stx,
+            response: resp,
+        });
         self.cancel_branches(id, None);
         self.finish(id, "caller cancelled");
     }
@@ -303,7 +330,12 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
     /// The caller never ACKed our 2xx (the transaction layer gave up retransmitting it after
     /// 64*T1): end both legs with BYE (RFC 3261 §13.3.1.4).
     pub fn on_ack_timeout_stx(&mut self, stx: S) {
-        let Some(id) = self.calls.values().find(|c| c.invite_stx == stx).map(|c| c.id) else {
+        let Some(id) = self
+            .calls
+            .values()
+            .find(|c| c.invite_stx == stx)
+            .map(|c| c.id)
+        else {
             return;
         };
         self.hang_up_both(id);
@@ -313,8 +345,12 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
     /// An ACK from the caller for our 2xx.
     pub fn on_ack(&mut self, ack: &Request) {
         let Some(call_id) = ack.call_id() else { return };
-        let Some(&(id, Side::A)) = self.by_call_id.get(call_id) else { return };
-        let Some(call) = self.calls.get_mut(&id) else { return };
+        let Some(&(id, Side::A)) = self.by_call_id.get(call_id) else {
+            return;
+        };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         if let Some(b_cseq) = call.b_ack_held.take() {
             if let Some((_, b)) = call.b.as_mut() {
                 let mut ack_b = b.request(Method::Ack, Some(b_cseq));
@@ -325,7 +361,10 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
                     ack_b.body = relay_body(&ack.body);
                 }
                 let peer = b.peer.clone();
-                self.out.push_back(Action::Raw { peer, bytes: ack_b.to_bytes().into() });
+                self.out.push_back(Action::Raw {
+                    peer,
+                    bytes: ack_b.to_bytes().into(),
+                });
             }
         }
     }
@@ -333,14 +372,23 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
     /// A request inside one of our dialogs (BYE, re-INVITE, UPDATE, INFO, OPTIONS…).
     /// Returns false when the Call-ID is not ours (the glue answers 481).
     pub fn on_in_dialog_request(&mut self, stx: S, req: Request, now: Instant) -> bool {
-        let Some(call_id) = req.call_id() else { return false };
-        let Some(&(id, side)) = self.by_call_id.get(call_id) else { return false };
-        let Some(call) = self.calls.get_mut(&id) else { return false };
+        let Some(call_id) = req.call_id() else {
+            return false;
+        };
+        let Some(&(id, side)) = self.by_call_id.get(call_id) else {
+            return false;
+        };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return false;
+        };
         let _ = now;
         // A request from a losing branch device (e.g. BYE after a late 2xx): just accept.
         let from_winner = match side {
             Side::A => true,
-            Side::B => call.b.as_ref().is_some_and(|(_, b)| Some(b.call_id.as_str()) == req.call_id()),
+            Side::B => call
+                .b
+                .as_ref()
+                .is_some_and(|(_, b)| Some(b.call_id.as_str()) == req.call_id()),
         };
         if !from_winner || call.state != CallState::Answered {
             let status = if req.method == Method::Bye { 200 } else { 481 };
@@ -351,7 +399,9 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
             Side::A => (Some(&mut call.a), call.b.as_mut().map(|(_, b)| b)),
             Side::B => (call.b.as_mut().map(|(_, b)| b), Some(&mut call.a)),
         };
-        let (Some(this), Some(other)) = (this, other) else { return true };
+        let (Some(this), Some(other)) = (this, other) else {
+            return true;
+        };
         let cseq = req.cseq().map(|c| c.seq).unwrap_or(0);
         if cseq <= this.remote_cseq && req.method != Method::Ack {
             let r = Response::for_request(&req, 500, "Server Internal Error");
@@ -366,14 +416,24 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
                 let other_side = opposite(side);
                 self.respond_to(stx, &req, 200);
                 self.out.push_back(Action::Request {
-                    token: ReqToken { call: id, kind: ReqKind::Bye(other_side) },
+                    token: ReqToken {
+                        call: id,
+                        kind: ReqKind::Bye(other_side),
+                    },
                     request: bye,
                     peer,
                 });
                 if let Some(c) = self.calls.get_mut(&id) {
                     c.state = CallState::Ended;
                 }
-                self.finish(id, if side == Side::A { "caller hung up" } else { "callee hung up" });
+                self.finish(
+                    id,
+                    if side == Side::A {
+                        "caller hung up"
+                    } else {
+                        "callee hung up"
+                    },
+                );
             }
             Method::Options => self.respond_to(stx, &req, 200),
             _ => {
@@ -388,9 +448,16 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
                 fwd.body = relay_body(&req.body);
                 let peer = other.peer.clone();
                 let to = opposite(side);
-                call.forwarded.push(Forwarded { stx, from: side, request: req });
+                call.forwarded.push(Forwarded {
+                    stx,
+                    from: side,
+                    request: req,
+                });
                 self.out.push_back(Action::Request {
-                    token: ReqToken { call: id, kind: ReqKind::Forward(to) },
+                    token: ReqToken {
+                        call: id,
+                        kind: ReqKind::Forward(to),
+                    },
                     request: fwd,
                     peer,
                 });
@@ -421,7 +488,10 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
                 call.state = CallState::Ended;
                 let stx = call.invite_stx;
                 let resp = a_response(call, 480, None, &self.user_agent);
-                self.out.push_back(Action::Respond { stx, response: resp });
+                self.out.push_back(Action::Respond {
+                    stx,
+                    response: resp,
+                });
             }
             self.cancel_branches(id, None);
             self.finish(id, "no answer");
@@ -429,14 +499,21 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
     }
 
     fn on_branch_response(&mut self, id: u64, n: usize, resp: Response, now: Instant) {
-        let Some(call) = self.calls.get_mut(&id) else { return };
-        let Some(branch) = call.branches.get_mut(n) else { return };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let Some(branch) = call.branches.get_mut(n) else {
+            return;
+        };
         let status = resp.status;
         if status < 200 {
             if status > 100 && branch.state == BranchState::Calling {
                 branch.state = BranchState::Ringing;
             }
-            if (status == 180 || status == 183) && !call.sent_180 && call.state == CallState::Ringing {
+            if (status == 180 || status == 183)
+                && !call.sent_180
+                && call.state == CallState::Ringing
+            {
                 call.sent_180 = true;
                 let stx = call.invite_stx;
                 let r = a_response(call, 180, None, &self.user_agent);
@@ -447,8 +524,13 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
         if (200..300).contains(&status) {
             let mut b = LegDialog {
                 call_id: branch.invite.call_id().unwrap_or_default().to_string(),
-                local: branch.invite.from_hdr().unwrap_or_else(|_| NameAddr::new(branch.target.uri.clone())),
-                remote: resp.to_hdr().unwrap_or_else(|_| NameAddr::new(branch.target.uri.clone())),
+                local: branch
+                    .invite
+                    .from_hdr()
+                    .unwrap_or_else(|_| NameAddr::new(branch.target.uri.clone())),
+                remote: resp
+                    .to_hdr()
+                    .unwrap_or_else(|_| NameAddr::new(branch.target.uri.clone())),
                 remote_target: contact_uri(&resp, &branch.target.uri),
                 route_set: uac_route_set(&resp),
                 local_cseq: 1,
@@ -462,9 +544,15 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
                 let ack = b.request(Method::Ack, Some(1));
                 let bye = b.request(Method::Bye, None);
                 let peer = b.peer.clone();
-                self.out.push_back(Action::Raw { peer: peer.clone(), bytes: ack.to_bytes().into() });
+                self.out.push_back(Action::Raw {
+                    peer: peer.clone(),
+                    bytes: ack.to_bytes().into(),
+                });
                 self.out.push_back(Action::Request {
-                    token: ReqToken { call: id, kind: ReqKind::Bye(Side::B) },
+                    token: ReqToken {
+                        call: id,
+                        kind: ReqKind::Bye(Side::B),
+                    },
                     request: bye,
                     peer,
                 });
@@ -476,17 +564,27 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
             let offer_in_invite = !call.a_invite.body.is_empty();
             if offer_in_invite {
                 let ack = b.request(Method::Ack, Some(1));
-                self.out.push_back(Action::Raw { peer: b.peer.clone(), bytes: ack.to_bytes().into() });
+                self.out.push_back(Action::Raw {
+                    peer: b.peer.clone(),
+                    bytes: ack.to_bytes().into(),
+                });
             } else {
                 call.b_ack_held = Some(1);
             }
             call.b = Some((n, b));
-            let ct = resp.headers.get(HeaderName::CONTENT_TYPE).map(str::to_string);
+            let ct = resp
+                .headers
+                .get(HeaderName::CONTENT_TYPE)
+                .map(str::to_string);
             let body = relay_body(&resp.body);
             let ok = a_response(call, 200, Some((ct, body)), &self.user_agent);
             let stx = call.invite_stx;
             self.out.push_back(Action::Respond { stx, response: ok });
-            tracing::info!(call = id, branch = n, "answered; cancelling the other devices");
+            tracing::info!(
+                call = id,
+                branch = n,
+                "answered; cancelling the other devices"
+            );
             self.cancel_branches(id, Some(n));
             return;
         }
@@ -496,12 +594,21 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
             self.try_remove(id);
             return;
         }
-        let all_failed = call.branches.iter().all(|b| matches!(b.state, BranchState::Failed(_)));
+        let all_failed = call
+            .branches
+            .iter()
+            .all(|b| matches!(b.state, BranchState::Failed(_)));
         if all_failed {
             let codes: Vec<u16> = call
                 .branches
                 .iter()
-                .filter_map(|b| if let BranchState::Failed(c) = b.state { Some(c) } else { None })
+                .filter_map(|b| {
+                    if let BranchState::Failed(c) = b.state {
+                        Some(c)
+                    } else {
+                        None
+                    }
+                })
                 .collect();
             let best = best_final(&codes);
             call.state = CallState::Ended;
@@ -516,9 +623,13 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
         if resp.status < 200 {
             return;
         }
-        let Some(call) = self.calls.get_mut(&id) else { return };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         let from = opposite(to_side);
-        let Some(pos) = call.forwarded.iter().position(|f| f.from == from) else { return };
+        let Some(pos) = call.forwarded.iter().position(|f| f.from == from) else {
+            return;
+        };
         let fwd = call.forwarded.remove(pos);
         // ACK the other leg's 2xx to a re-INVITE ourselves.
         if fwd.request.method == Method::Invite && resp.is_success() {
@@ -529,10 +640,16 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
             };
             if let Some(leg) = leg {
                 let ack = leg.request(Method::Ack, Some(cseq));
-                self.out.push_back(Action::Raw { peer: leg.peer.clone(), bytes: ack.to_bytes().into() });
+                self.out.push_back(Action::Raw {
+                    peer: leg.peer.clone(),
+                    bytes: ack.to_bytes().into(),
+                });
             }
         }
-        let ct = resp.headers.get(HeaderName::CONTENT_TYPE).map(str::to_string);
+        let ct = resp
+            .headers
+            .get(HeaderName::CONTENT_TYPE)
+            .map(str::to_string);
         let mut r = Response::for_request(&fwd.request, resp.status, &resp.reason);
         let leg = match from {
             Side::A => Some(&call.a),
@@ -540,42 +657,61 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
         };
         if let Some(leg) = leg {
             r.headers.set(HeaderName::TO, leg.local.to_string());
-            r.headers.push(HeaderName::CONTACT, contact_for(leg.local_addr).to_string());
+            r.headers
+                .push(HeaderName::CONTACT, contact_for(leg.local_addr).to_string());
         }
         if let Some(ct) = ct {
             r.headers.push(HeaderName::CONTENT_TYPE, ct);
         }
         r.body = relay_body(&resp.body);
-        self.out.push_back(Action::Respond { stx: fwd.stx, response: r });
+        self.out.push_back(Action::Respond {
+            stx: fwd.stx,
+            response: r,
+        });
     }
 
     /// CANCELs every branch still ringing, except `keep`.
     fn cancel_branches(&mut self, id: u64, keep: Option<usize>) {
-        let Some(call) = self.calls.get_mut(&id) else { return };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         for (n, b) in call.branches.iter_mut().enumerate() {
             if Some(n) == keep {
                 continue;
             }
             if matches!(b.state, BranchState::Calling | BranchState::Ringing) {
                 b.state = BranchState::Cancelling;
-                self.out.push_back(Action::Cancel { token: ReqToken { call: id, kind: ReqKind::Branch(n) } });
+                self.out.push_back(Action::Cancel {
+                    token: ReqToken {
+                        call: id,
+                        kind: ReqKind::Branch(n),
+                    },
+                });
             }
         }
     }
 
     fn hang_up_both(&mut self, id: u64) {
-        let Some(call) = self.calls.get_mut(&id) else { return };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         call.state = CallState::Ended;
         let bye_a = call.a.request(Method::Bye, None);
         self.out.push_back(Action::Request {
-            token: ReqToken { call: id, kind: ReqKind::Bye(Side::A) },
+            token: ReqToken {
+                call: id,
+                kind: ReqKind::Bye(Side::A),
+            },
             request: bye_a,
             peer: call.a.peer.clone(),
         });
         if let Some((_, b)) = call.b.as_mut() {
             let bye_b = b.request(Method::Bye, None);
             self.out.push_back(Action::Request {
-                token: ReqToken { call: id, kind: ReqKind::Bye(Side::B) },
+                token: ReqToken {
+                    call: id,
+                    kind: ReqKind::Bye(Side::B),
+                },
                 request: bye_b,
                 peer: b.peer.clone(),
             });
@@ -590,7 +726,9 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
     }
 
     fn try_remove(&mut self, id: u64) {
-        let Some(call) = self.calls.get(&id) else { return };
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
         let unsettled = call.branches.iter().any(|b| {
             matches!(
                 b.state,
@@ -636,7 +774,10 @@ fn a_response<S>(
     let mut r = Response::for_request(&call.a_invite, status, reason_phrase(status));
     r.headers.set(HeaderName::TO, call.a.local.to_string());
     if status < 300 {
-        r.headers.push(HeaderName::CONTACT, contact_for(call.a.local_addr).to_string());
+        r.headers.push(
+            HeaderName::CONTACT,
+            contact_for(call.a.local_addr).to_string(),
+        );
         r.headers.push(HeaderName::ALLOW, ALLOW);
     }
     r.headers.push(HeaderName::SERVER, agent.to_string());
@@ -661,7 +802,12 @@ fn best_final(codes: &[u16]) -> u16 {
     if codes.iter().all(|c| *c == 408 || *c == 487) {
         return 480;
     }
-    codes.iter().copied().filter(|c| *c != 408).min().unwrap_or(480)
+    codes
+        .iter()
+        .copied()
+        .filter(|c| *c != 408)
+        .min()
+        .unwrap_or(480)
 }
 
 /// The media seam: SDP bodies cross the B2BUA here. Until the media core anchors RTP in the

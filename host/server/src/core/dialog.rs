@@ -54,7 +54,10 @@ impl LegDialog {
         h.push(HeaderName::TO, self.remote.to_string());
         h.push(HeaderName::CALL_ID, self.call_id.clone());
         h.push(HeaderName::CSEQ, format!("{cseq} {method}"));
-        h.push(HeaderName::CONTACT, contact_for(self.local_addr).to_string());
+        h.push(
+            HeaderName::CONTACT,
+            contact_for(self.local_addr).to_string(),
+        );
         req
     }
 }
@@ -65,19 +68,28 @@ pub fn our_via(transport: Transport, local: SocketAddr) -> Via {
         transport,
         host: local.ip().into(),
         port: Some(local.port()),
-        params: vec![("branch".into(), Some(ids::branch())), ("rport".into(), None)],
+        params: vec![
+            ("branch".into(), Some(ids::branch())),
+            ("rport".into(), None),
+        ],
     }
 }
 
 /// Our Contact for dialogs on a listener.
 pub fn contact_for(local: SocketAddr) -> NameAddr {
-    NameAddr::new(Uri::sip(Some("madoguchi"), local.ip().into(), Some(local.port())))
+    NameAddr::new(Uri::sip(
+        Some("madoguchi"),
+        local.ip().into(),
+        Some(local.port()),
+    ))
 }
 
 /// The remote target a peer asked for (its Contact), or `fallback` when it gave none.
 pub fn contact_uri<M: HeaderAccess>(msg: &M, fallback: &Uri) -> Uri {
     match msg.contacts() {
-        Ok(Some(madoguchi_sip::message::ContactList::Addrs(a))) if !a.is_empty() => a[0].uri.clone(),
+        Ok(Some(madoguchi_sip::message::ContactList::Addrs(a))) if !a.is_empty() => {
+            a[0].uri.clone()
+        }
         _ => fallback.clone(),
     }
 }

@@ -7,9 +7,7 @@ use std::collections::{BinaryHeap, HashMap};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use madoguchi_sip::message::{
-    reason_phrase, HeaderAccess, HeaderName, Method, Request, Response,
-};
+use madoguchi_sip::message::{reason_phrase, HeaderAccess, HeaderName, Method, Request, Response};
 use madoguchi_sip::parse::{parse_datagram, Limits};
 use madoguchi_sip::transaction::{
     ClientTxId, Output, ServerTxId, TransactionLayer, TxConfig, TxEvent, TxRef,
@@ -47,9 +45,18 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(registry: Registry, sender: Sender, listeners: Vec<ListenerInfo>, user_agent: String) -> Engine {
+    pub fn new(
+        registry: Registry,
+        sender: Sender,
+        listeners: Vec<ListenerInfo>,
+        user_agent: String,
+        max_transactions: usize,
+    ) -> Engine {
         Engine {
-            tx: TransactionLayer::new(TxConfig::default()),
+            tx: TransactionLayer::new(TxConfig {
+                max_transactions,
+                ..TxConfig::default()
+            }),
             b2bua: B2bua::new(&user_agent),
             registry,
             policy: Policy::default(),
@@ -74,9 +81,9 @@ impl Engine {
                 self.b2bua.poll_timeout(),
                 self.delayed.peek().map(|Reverse((at, _, _))| *at),
             ]
-                .into_iter()
-                .flatten()
-                .min();
+            .into_iter()
+            .flatten()
+            .min();
             let sleep = async {
                 match deadline {
                     Some(d) => tokio::time::sleep_until(d.into()).await,
@@ -150,14 +157,27 @@ impl Engine {
 
     fn on_tx_event(&mut self, ev: TxEvent, now: Instant) {
         match ev {
-            TxEvent::Request { tx, request, source } => {
+            TxEvent::Request {
+                tx,
+                request,
+                source,
+            } => {
                 let span = info_span!("sip", call_id = request.call_id().unwrap_or("-"));
                 let _g = span.enter();
                 self.on_request(tx, request, source, now);
             }
-            TxEvent::Cancel { tx, request, invite, .. } => {
+            TxEvent::Cancel {
+                tx,
+                request,
+                invite,
+                ..
+            } => {
                 let status = if invite.is_some() { 200 } else { 481 };
-                self.respond(tx, Response::for_request(&request, status, reason_phrase(status)), now);
+                self.respond(
+                    tx,
+                    Response::for_request(&request, status, reason_phrase(status)),
+                    now,
+                );
                 if invite.is_some() {
                     if let Some(cid) = request.call_id() {
                         self.b2bua.on_cancel(cid);
@@ -166,7 +186,9 @@ impl Engine {
             }
             TxEvent::Ack { request, .. } => self.b2bua.on_ack(&request),
             TxEvent::Response { tx, response } => {
-                let Some(token) = self.by_client_tx.get(&tx).copied() else { return };
+                let Some(token) = self.by_client_tx.get(&tx).copied() else {
+                    return;
+                };
                 if response.status >= 200 {
                     self.forget_client(tx);
                 }
@@ -177,7 +199,9 @@ impl Engine {
                     self.b2bua.on_request_failed(token, now);
                 }
             }
-            TxEvent::TransportError { tx: TxRef::Client(tx) } => {
+            TxEvent::TransportError {
+                tx: TxRef::Client(tx),
+            } => {
                 if let Some(token) = self.forget_client(tx) {
                     self.b2bua.on_request_failed(token, now);
                 }
@@ -200,7 +224,11 @@ impl Engine {
             self.respond(tx, resp, now);
             return;
         }
-        let in_dialog = req.to_hdr().ok().and_then(|t| t.tag().map(str::to_string)).is_some();
+        let in_dialog = req
+            .to_hdr()
+            .ok()
+            .and_then(|t| t.tag().map(str::to_string))
+            .is_some();
         match req.method {
             Method::Register => match self.registry.register(&req, &source, now) {
                 RegisterReply::Now(resp) => self.respond(tx, resp, now),
@@ -222,7 +250,11 @@ impl Engine {
             Method::Invite if !in_dialog => self.on_new_invite(tx, req, source, now),
             _ if in_dialog => {
                 if !self.b2bua.on_in_dialog_request(tx, req.clone(), now) {
-                    self.respond(tx, Response::for_request(&req, 481, reason_phrase(481)), now);
+                    self.respond(
+                        tx,
+                        Response::for_request(&req, 481, reason_phrase(481)),
+                        now,
+                    );
                 }
             }
             Method::Extension(_) => {
@@ -232,7 +264,11 @@ impl Engine {
             }
             _ => {
                 // BYE/INFO/UPDATE… outside a dialog, SUBSCRIBE, MESSAGE, …: not offered here.
-                let status = if matches!(req.method, Method::Bye | Method::Info | Method::Update) { 481 } else { 405 };
+                let status = if matches!(req.method, Method::Bye | Method::Info | Method::Update) {
+                    481
+                } else {
+                    405
+                };
                 let mut r = Response::for_request(&req, status, reason_phrase(status));
                 r.headers.push(HeaderName::ALLOW, ALLOW);
                 self.respond(tx, r, now);
@@ -243,12 +279,20 @@ impl Engine {
     fn on_new_invite(&mut self, tx: ServerTxId, req: Request, source: Peer, now: Instant) {
         let user = req.uri.user_unescaped().unwrap_or_default();
         let Some(local_addr) = self.local_addr_for(&source) else {
-            self.respond(tx, Response::for_request(&req, 500, reason_phrase(500)), now);
+            self.respond(
+                tx,
+                Response::for_request(&req, 500, reason_phrase(500)),
+                now,
+            );
             return;
         };
         if !self.registry.user_exists(&user) {
             info!(user, "call to unknown user");
-            self.respond(tx, Response::for_request(&req, 404, reason_phrase(404)), now);
+            self.respond(
+                tx,
+                Response::for_request(&req, 404, reason_phrase(404)),
+                now,
+            );
             return;
         }
         let targets: Vec<Target> = self
@@ -257,22 +301,35 @@ impl Engine {
             .into_iter()
             .filter_map(|(uri, peer)| {
                 let local = self.local_addr_for(&peer)?;
-                Some(Target { uri, peer, local_addr: local })
+                Some(Target {
+                    uri,
+                    peer,
+                    local_addr: local,
+                })
             })
             .collect();
         if targets.is_empty() {
             info!(user, "user has no registered device");
-            self.respond(tx, Response::for_request(&req, 480, reason_phrase(480)), now);
+            self.respond(
+                tx,
+                Response::for_request(&req, 480, reason_phrase(480)),
+                now,
+            );
             return;
         }
         info!(user, devices = targets.len(), "call to user");
-        self.b2bua.on_invite(tx, req, source, local_addr, targets, now);
+        self.b2bua
+            .on_invite(tx, req, source, local_addr, targets, now);
     }
 
     fn on_action(&mut self, action: Action<ServerTxId>, now: Instant) {
         match action {
             Action::Respond { stx, response } => self.respond(stx, response, now),
-            Action::Request { token, request, peer } => match self.tx.send_request(request, peer, now) {
+            Action::Request {
+                token,
+                request,
+                peer,
+            } => match self.tx.send_request(request, peer, now) {
                 Ok(ctx) => {
                     self.by_client_tx.insert(ctx, token);
                     self.by_token.insert(token, ctx);
@@ -318,8 +375,11 @@ impl Engine {
 
     /// Our address on a listener of the peer's transport and address family.
     fn local_addr_for(&self, peer: &Peer) -> Option<SocketAddr> {
-        self.sender
-            .local_addr_for(peer)
-            .or_else(|| self.listeners.iter().find(|l| l.local.is_ipv4() == peer.addr.is_ipv4()).map(|l| l.local))
+        self.sender.local_addr_for(peer).or_else(|| {
+            self.listeners
+                .iter()
+                .find(|l| l.local.is_ipv4() == peer.addr.is_ipv4())
+                .map(|l| l.local)
+        })
     }
 }

@@ -4,7 +4,9 @@ use rand::Rng;
 
 fn hex(n: usize) -> String {
     let mut rng = rand::thread_rng();
-    (0..n).map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0')).collect()
+    (0..n)
+        .map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0'))
+        .collect()
 }
 
 /// A Via branch with the RFC 3261 magic cookie.

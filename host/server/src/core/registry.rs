@@ -54,12 +54,19 @@ impl Registry {
         let now = unix_now();
         let mut bindings: HashMap<String, Vec<Binding>> = HashMap::new();
         for (aor, list) in store.all_bindings::<Binding>()? {
-            let live: Vec<Binding> = list.into_iter().filter(|b| b.expires_at_unix > now).collect();
+            let live: Vec<Binding> = list
+                .into_iter()
+                .filter(|b| b.expires_at_unix > now)
+                .collect();
             if !live.is_empty() {
                 bindings.insert(aor, live);
             }
         }
-        info!(users = users.len(), registered = bindings.len(), "registry loaded from the store");
+        info!(
+            users = users.len(),
+            registered = bindings.len(),
+            "registry loaded from the store"
+        );
         let (tx, rx) = std_mpsc::channel::<(String, Vec<Binding>)>();
         let writer_store = store.clone();
         std::thread::Builder::new()
@@ -69,7 +76,13 @@ impl Registry {
             epoch: Instant::now(),
             users,
             bindings,
-            auth: Authenticator::new(AuthConfig { algorithms, ..AuthConfig::new(realm) }, store.server_secret()),
+            auth: Authenticator::new(
+                AuthConfig {
+                    algorithms,
+                    ..AuthConfig::new(realm)
+                },
+                store.server_secret(),
+            ),
             guard: Guard::new(GuardConfig::default()),
             config,
             persist: tx,
@@ -124,27 +137,42 @@ impl Registry {
             }
         };
         // The authenticated user may only register its own address of record.
-        let aor = req.to_hdr().ok().and_then(|t| t.uri.user_unescaped()).unwrap_or_default();
+        let aor = req
+            .to_hdr()
+            .ok()
+            .and_then(|t| t.uri.user_unescaped())
+            .unwrap_or_default();
         if aor != user {
             let resp = Response::for_request(req, 403, reason_phrase(403));
             return self.penalise(ip, Some(&user), now_ms, resp);
         }
         self.guard.record_success(ip, Some(&user), now_ms);
         let current = self.bindings.get(&aor).cloned().unwrap_or_default();
-        let source_text = format!("{}:{}", source.transport.as_str().to_ascii_lowercase(), source.addr);
+        let source_text = format!(
+            "{}:{}",
+            source.transport.as_str().to_ascii_lowercase(),
+            source.addr
+        );
         let outcome = registrar::process(req, &current, &self.config, now_unix, &source_text);
         if outcome.new_bindings != current {
             if outcome.new_bindings.is_empty() {
                 self.bindings.remove(&aor);
             } else {
-                self.bindings.insert(aor.clone(), outcome.new_bindings.clone());
+                self.bindings
+                    .insert(aor.clone(), outcome.new_bindings.clone());
             }
             let _ = self.persist.send((aor, outcome.new_bindings));
         }
         RegisterReply::Now(outcome.response)
     }
 
-    fn penalise(&mut self, ip: std::net::IpAddr, user: Option<&str>, now_ms: u64, resp: Response) -> RegisterReply {
+    fn penalise(
+        &mut self,
+        ip: std::net::IpAddr,
+        user: Option<&str>,
+        now_ms: u64,
+        resp: Response,
+    ) -> RegisterReply {
         match self.guard.record_failure(ip, user, now_ms) {
             Penalty::None => RegisterReply::Now(resp),
             Penalty::Delay { ms } => RegisterReply::After(Duration::from_millis(ms), resp),
@@ -167,7 +195,9 @@ impl Registry {
             }
         }
         self.bindings.retain(|_, l| !l.is_empty());
-        let now_ms = Instant::now().saturating_duration_since(self.epoch).as_millis() as u64;
+        let now_ms = Instant::now()
+            .saturating_duration_since(self.epoch)
+            .as_millis() as u64;
         self.guard.sweep(now_ms);
         for c in changed {
             let _ = self.persist.send(c);
@@ -203,7 +233,10 @@ fn reach(contact: &Uri, source: Peer) -> Peer {
     match contact.host.ip() {
         Some(ip) if ip == source.addr.ip() => {
             let port = contact.port.unwrap_or(5060);
-            Peer { transport: source.transport, addr: std::net::SocketAddr::new(ip, port) }
+            Peer {
+                transport: source.transport,
+                addr: std::net::SocketAddr::new(ip, port),
+            }
         }
         _ => source,
     }
@@ -220,11 +253,17 @@ fn peer_of(source: &str) -> Option<Peer> {
         "wss" => Transport::Wss,
         _ => return None,
     };
-    Some(Peer { transport, addr: addr.parse().ok()? })
+    Some(Peer {
+        transport,
+        addr: addr.parse().ok()?,
+    })
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -12,8 +12,8 @@ use bytes::Bytes;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
-pub use madoguchi_sip::transaction::Peer;
 use madoguchi_sip::message::Transport;
+pub use madoguchi_sip::transaction::Peer;
 
 /// One datagram or stream frame for the core, already past the listener's allow-list.
 #[derive(Debug)]
@@ -101,7 +101,11 @@ impl Sender {
                 }
             }
             _ => {
-                let tx = self.tcp.lock().ok().and_then(|t| t.get(&peer.addr).cloned());
+                let tx = self
+                    .tcp
+                    .lock()
+                    .ok()
+                    .and_then(|t| t.get(&peer.addr).cloned());
                 match tx {
                     Some(tx) => {
                         if tx.try_send(data).is_err() {

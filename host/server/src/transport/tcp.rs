@@ -44,7 +44,14 @@ pub async fn run(
             continue;
         }
         let _ = stream.set_nodelay(true);
-        tokio::spawn(connection(listener, stream, from, core.clone(), conns.clone(), stats.clone()));
+        tokio::spawn(connection(
+            listener,
+            stream,
+            from,
+            core.clone(),
+            conns.clone(),
+            stats.clone(),
+        ));
     }
 }
 
@@ -77,7 +84,10 @@ async fn connection(
         }
         loop {
             // CRLF keepalives between messages (RFC 5626 §3.5.1).
-            let skip = buf.iter().take_while(|b| matches!(b, b'\r' | b'\n')).count();
+            let skip = buf
+                .iter()
+                .take_while(|b| matches!(b, b'\r' | b'\n'))
+                .count();
             buf.advance(skip);
             if buf.is_empty() {
                 break;
