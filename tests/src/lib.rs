@@ -211,3 +211,84 @@ pub fn add_user(data: &Path, user: &str, pass: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// Set (to the test's name) in the copy of a test that runs inside the private namespace.
+const NETNS_TEST: &str = "MADOGUCHI_NETNS_TEST";
+
+/// Runs the test `name` (the `#[test]` fn calling this) inside a private network namespace
+/// whose only interface is loopback, with the default route through loopback: peers that
+/// pick their address from the default route (baresip) then choose 127.0.0.1, and not one
+/// packet can leave the machine. Outside the namespace this re-executes the test binary
+/// under `unshare --net` and fails unless the inner run passes within `limit`; inside it
+/// calls `body`.
+pub fn in_private_netns(name: &str, limit: Duration, body: impl FnOnce()) {
+    if std::env::var(NETNS_TEST).as_deref() == Ok(name) {
+        body();
+        return;
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0\n"))
+        .unwrap_or(false);
+    let out_file = tempfile::NamedTempFile::new().expect("temp file for the inner run's output");
+    let mut cmd = Command::new("unshare");
+    if root {
+        cmd.arg("--net");
+    } else {
+        cmd.args(["--user", "--map-root-user", "--net"]);
+    }
+    let mut child = cmd
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "ip link set lo up && ip route add default dev lo && exec \"$0\" \"$@\"",
+        ])
+        .arg(std::env::current_exe().expect("current exe"))
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(NETNS_TEST, name)
+        .stdin(Stdio::null())
+        .stdout(
+            out_file
+                .as_file()
+                .try_clone()
+                .expect("share the output file"),
+        )
+        .stderr(
+            out_file
+                .as_file()
+                .try_clone()
+                .expect("share the output file"),
+        )
+        .spawn()
+        .expect("run unshare (util-linux) and ip (iproute2): scripts/setup installs them");
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the inner run") {
+            break Some(status);
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let text = std::fs::read_to_string(out_file.path()).unwrap_or_default();
+    println!("{text}");
+    match status {
+        Some(s) => assert!(
+            s.success(),
+            "{name} failed inside its network namespace ({s}):\n{text}"
+        ),
+        None => {
+            panic!("{name} did not finish within {limit:?} inside its network namespace:\n{text}")
+        }
+    }
+    // The inner libtest prints this only when it found and ran the test.
+    assert!(
+        text.contains("1 passed"),
+        "{name}: the inner run did not run the test:\n{text}"
+    );
+}

@@ -1,0 +1,615 @@
+//! baresip (Debian's 1.0.0) as a staff phone against the real server (R-PBX-2): it
+//! registers with digest auth as 1002, answers a call placed by sipp, sends and receives
+//! DTMF during the call, and places a call to a sipp device.
+//!
+//! baresip picks its SIP address from the interface of the default route and gives up
+//! without one. Each test therefore runs inside a private network namespace whose default
+//! route goes through loopback ([`in_private_netns`]): baresip then uses 127.0.0.1 and no
+//! packet can leave the machine.
+//!
+//! baresip 1.0 links libre 1.1, which fails the whole registration with ENOSYS ("Register:
+//! Function not implemented") when any WWW-Authenticate header names an algorithm other
+//! than MD5, so the server here offers MD5 only. It also sends DTMF only as RFC 4733
+//! events (no SIP INFO), but it understands an INFO with `application/dtmf-relay`; the
+//! DTMF test covers both directions that way.
+//!
+//! Configuration templates live in `tests/baresip/`; baresip is driven through its
+//! `ctrl_tcp` module (netstring JSON commands) and observed through its console output
+//! with the SIP trace on (`-s`).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use madoguchi_tests::sipp::{Device, Sipp};
+use madoguchi_tests::{free_port, in_private_netns, repo_root, Server, ServerOptions};
+
+/// Upper bound for one whole test, namespace set-up included.
+const TEST_LIMIT: Duration = Duration::from_secs(120);
+
+/// A server that offers only MD5 digest (see the module docs for why).
+fn md5_server() -> Server {
+    Server::start(ServerOptions {
+        extra_args: vec!["--digest-algorithms".into(), "MD5".into()],
+        ..ServerOptions::default()
+    })
+    .unwrap()
+}
+
+/// One baresip process with its own config directory; killed on drop.
+struct Baresip {
+    child: Child,
+    user: String,
+    /// Where baresip's SIP socket listens (tells its own messages apart in the trace).
+    sip: SocketAddr,
+    ctrl: SocketAddr,
+    log: Arc<Mutex<Vec<String>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Baresip {
+    /// Writes the config from `tests/baresip/`, starts baresip and waits until the server
+    /// has accepted its REGISTER. `params` are extra account parameters
+    /// (`answermode=auto`, …).
+    fn start(server: SocketAddr, user: &str, password: &str, params: &str) -> Result<Baresip> {
+        let dir = tempfile::tempdir()?;
+        let tone = dir.path().join("tone.wav");
+        std::fs::write(&tone, tone_wav(440.0, 8000, Duration::from_secs(30)))?;
+        let sip_listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
+        let ctrl: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
+        let vars = [
+            ("SIP_LISTEN", sip_listen.to_string()),
+            ("CTRL_LISTEN", ctrl.to_string()),
+            ("TONE_WAV", tone.display().to_string()),
+            ("USER", user.to_string()),
+            ("PASSWORD", password.to_string()),
+            ("REGISTRAR", server.to_string()),
+            ("PARAMS", params.to_string()),
+        ];
+        for file in ["config", "accounts"] {
+            fill_template(
+                &repo_root().join("tests/baresip").join(file),
+                &dir.path().join(file),
+                &vars,
+            )?;
+        }
+        // -s: SIP trace on the console (what the assertions read); -t: a backstop should
+        // the drop guard never run.
+        let mut child = Command::new("baresip")
+            .arg("-f")
+            .arg(dir.path())
+            .args(["-s", "-t", "300"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("spawn baresip (Debian package baresip-core: scripts/setup)")?;
+        let log = Arc::new(Mutex::new(Vec::new()));
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    log.lock().expect("log lock").push(line);
+                }
+            });
+        }
+        let phone = Baresip {
+            child,
+            user: user.to_string(),
+            sip: sip_listen,
+            ctrl,
+            log,
+            _dir: dir,
+        };
+        // baresip prints "1002@127.0.0.1: {0/UDP/v4} 200 OK () [1 binding]" once the
+        // registrar has said 200 to the authenticated REGISTER.
+        let registered = format!("{user}@");
+        phone.wait_for("registration accepted", Duration::from_secs(10), |l| {
+            l.starts_with(&registered) && l.contains("} 200 OK")
+        })?;
+        Ok(phone)
+    }
+
+    /// Everything baresip printed so far (colour codes stripped).
+    fn log_text(&self) -> String {
+        let text = self.log.lock().expect("log lock").join("\n");
+        text.replace("\u{1b}[36;1m", "")
+            .replace("\u{1b}[31m", "")
+            .replace("\u{1b}[;m", "")
+    }
+
+    /// Polls the console output until a line satisfies `pred`.
+    fn wait_for(&self, what: &str, limit: Duration, pred: impl Fn(&str) -> bool) -> Result<()> {
+        let start = Instant::now();
+        loop {
+            if self.log.lock().expect("log lock").iter().any(|l| pred(l)) {
+                return Ok(());
+            }
+            if start.elapsed() > limit {
+                bail!(
+                    "baresip {}: no {what} within {limit:?}; its output:\n{}",
+                    self.user,
+                    tail(&self.log_text(), 120)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The SIP messages in the trace (`-s`), in order.
+    fn sip_trace(&self) -> Vec<Traced> {
+        let lines = self.log.lock().expect("log lock").clone();
+        let me = self.sip.to_string();
+        let mut out = Vec::new();
+        for (k, line) in lines.iter().enumerate() {
+            // "UDP 127.0.0.1:5070 -> 127.0.0.1:15060", then the start line, then headers.
+            let Some((from, _to)) = line.strip_prefix("UDP ").and_then(|r| r.split_once(" -> "))
+            else {
+                continue;
+            };
+            let Some(start) = lines.get(k + 1) else {
+                continue;
+            };
+            let cseq_method = lines[k + 1..]
+                .iter()
+                .take_while(|l| !l.trim().is_empty())
+                .find_map(|l| l.strip_prefix("CSeq:"))
+                .and_then(|v| v.split_whitespace().nth(1))
+                .unwrap_or_default()
+                .to_string();
+            out.push(Traced {
+                sent: from.trim() == me,
+                start: start.clone(),
+                cseq_method,
+            });
+        }
+        out
+    }
+
+    /// Polls the SIP trace for a message baresip `sent` (or received) whose start line
+    /// begins with `start` and whose CSeq names `method`.
+    fn wait_sip(&self, sent: bool, start: &str, method: &str, limit: Duration) -> Result<()> {
+        let begin = Instant::now();
+        loop {
+            if self
+                .sip_trace()
+                .iter()
+                .any(|m| m.sent == sent && m.start.starts_with(start) && m.cseq_method == method)
+            {
+                return Ok(());
+            }
+            if begin.elapsed() > limit {
+                let dir = if sent { "sent" } else { "received" };
+                bail!(
+                    "baresip {} {dir} no {start:?} for {method} within {limit:?}",
+                    self.user
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Number of console lines containing `needle`.
+    fn count(&self, needle: &str) -> usize {
+        self.log
+            .lock()
+            .expect("log lock")
+            .iter()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+
+    /// One `ctrl_tcp` command (a menu command such as `dial`, `hangup`, `sndcode`); fails
+    /// unless baresip answers `"ok":true`.
+    fn command(&self, command: &str, params: &str) -> Result<String> {
+        if [command, params].iter().any(|s| s.contains(['"', '\\'])) {
+            bail!("command text must not need JSON escaping: {command} {params}");
+        }
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let token = format!("t{}", NEXT.fetch_add(1, Ordering::Relaxed));
+        let json = format!(r#"{{"command":"{command}","params":"{params}","token":"{token}"}}"#);
+        let mut tcp = TcpStream::connect_timeout(&self.ctrl, Duration::from_secs(5))?;
+        tcp.set_read_timeout(Some(Duration::from_secs(5)))?;
+        tcp.write_all(format!("{}:{json},", json.len()).as_bytes())?;
+        // The connection also carries events; read netstrings until our response.
+        for _ in 0..100 {
+            let msg = read_netstring(&mut tcp)
+                .with_context(|| format!("baresip ctrl_tcp answer to {command}"))?;
+            if msg.contains(r#""response":true"#) && msg.contains(&token) {
+                if !msg.contains(r#""ok":true"#) {
+                    bail!("baresip refused {command} {params}: {msg}");
+                }
+                return Ok(msg);
+            }
+        }
+        bail!("baresip sent no response to {command}")
+    }
+}
+
+impl Drop for Baresip {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One SIP message in baresip's trace.
+#[derive(Debug)]
+struct Traced {
+    /// Sent by baresip (otherwise received).
+    sent: bool,
+    /// Request or status line.
+    start: String,
+    /// The method named in CSeq.
+    cseq_method: String,
+}
+
+/// `LEN:payload,` (the framing `ctrl_tcp` uses).
+fn read_netstring(r: &mut impl Read) -> Result<String> {
+    let mut len = 0usize;
+    let mut byte = [0u8; 1];
+    loop {
+        r.read_exact(&mut byte)?;
+        match byte[0] {
+            b':' => break,
+            d @ b'0'..=b'9' if len < 1_000_000 => len = len * 10 + usize::from(d - b'0'),
+            other => bail!("bad netstring length byte {other:#x}"),
+        }
+    }
+    let mut body = vec![0u8; len + 1];
+    r.read_exact(&mut body)?;
+    if body.pop() != Some(b',') {
+        bail!("netstring not terminated by ','");
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Copies `template` to `out`, replacing each `{{NAME}}`; fails on any name left over.
+fn fill_template(template: &Path, out: &Path, vars: &[(&str, String)]) -> Result<()> {
+    let mut text =
+        std::fs::read_to_string(template).with_context(|| template.display().to_string())?;
+    for (name, value) in vars {
+        text = text.replace(&format!("{{{{{name}}}}}"), value);
+    }
+    let unfilled: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && l.contains("{{"))
+        .collect();
+    if !unfilled.is_empty() {
+        bail!(
+            "{}: unfilled template fields in {unfilled:?}",
+            template.display()
+        );
+    }
+    std::fs::write(out, text)?;
+    Ok(())
+}
+
+/// A mono 16-bit PCM WAV file holding a sine tone: baresip's microphone. aufile needs the
+/// call's 8 kHz rate, and baresip hangs up when the file ends ("audio error (0,end of
+/// file)"), so it must outlast every call.
+fn tone_wav(freq: f64, rate: u32, length: Duration) -> Vec<u8> {
+    let samples = (f64::from(rate) * length.as_secs_f64()) as u32;
+    let data_len = samples * 2;
+    let mut w = Vec::with_capacity(44 + data_len as usize);
+    w.extend_from_slice(b"RIFF");
+    w.extend_from_slice(&(36 + data_len).to_le_bytes());
+    w.extend_from_slice(b"WAVEfmt ");
+    w.extend_from_slice(&16u32.to_le_bytes());
+    w.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    w.extend_from_slice(&1u16.to_le_bytes()); // mono
+    w.extend_from_slice(&rate.to_le_bytes());
+    w.extend_from_slice(&(rate * 2).to_le_bytes());
+    w.extend_from_slice(&2u16.to_le_bytes());
+    w.extend_from_slice(&16u16.to_le_bytes());
+    w.extend_from_slice(b"data");
+    w.extend_from_slice(&data_len.to_le_bytes());
+    for n in 0..samples {
+        let v = (std::f64::consts::TAU * freq * f64::from(n) / f64::from(rate)).sin() * 8000.0;
+        w.extend_from_slice(&(v as i16).to_le_bytes());
+    }
+    w
+}
+
+fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// What went wrong, with both sides' output.
+fn context(what: &str, server: &Server, phone: &Baresip) -> String {
+    format!(
+        "{what}\n--- baresip ---\n{}\n--- server ---\n{}",
+        tail(&phone.log_text(), 150),
+        tail(&server.log_text(), 60)
+    )
+}
+
+#[test]
+fn baresip_registers_and_answers_a_call() {
+    in_private_netns("baresip_registers_and_answers_a_call", TEST_LIMIT, || {
+        let server = md5_server();
+        let phone = Baresip::start(server.sip, "1002", "zama1002", "answermode=auto").unwrap();
+        let start = Instant::now();
+        // caller_hold.xml fails unless the call is answered 200, takes the ACK, and its BYE after
+        // hold_ms gets a 200.
+        Sipp::new("caller_hold.xml", server.sip)
+            .service("1002")
+            .set("hold_ms", "1000")
+            .run()
+            .with_context(|| context("the call to baresip failed", &server, &phone))
+            .unwrap();
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_secs(1),
+            "the call lasted only {took:?}"
+        );
+        // And baresip itself took part in every step: INVITE in, 200 out, ACK in, BYE in,
+        // 200 out (the last may trail sipp's exit by a moment).
+        let steps = [
+            (false, "INVITE sip:1002", "INVITE"),
+            (true, "SIP/2.0 200", "INVITE"),
+            (false, "ACK sip:1002", "ACK"),
+            (false, "BYE sip:1002", "BYE"),
+            (true, "SIP/2.0 200", "BYE"),
+        ];
+        for (sent, start, method) in steps {
+            phone
+                .wait_sip(sent, start, method, Duration::from_secs(2))
+                .with_context(|| context("baresip's part of the call", &server, &phone))
+                .unwrap();
+        }
+        assert!(
+            phone.count("Call established: sip:0462009999@") > 0,
+            "{}",
+            context("not established", &server, &phone)
+        );
+    });
+}
+
+/// Proof that the answering test can fail: a phone that rings but never answers leaves
+/// the sipp caller without its 200.
+#[test]
+fn a_baresip_that_does_not_answer_fails_the_caller() {
+    in_private_netns(
+        "a_baresip_that_does_not_answer_fails_the_caller",
+        TEST_LIMIT,
+        || {
+            let server = md5_server();
+            let phone =
+                Baresip::start(server.sip, "1002", "zama1002", "answermode=manual").unwrap();
+            let result = Sipp::new("caller_hold.xml", server.sip)
+                .service("1002")
+                .set("hold_ms", "1000")
+                .arg("-timeout")
+                .arg("4s")
+                .run();
+            assert!(
+                result.is_err(),
+                "{}",
+                context("the caller passed though nobody answered", &server, &phone)
+            );
+            phone
+                .wait_for("incoming call", Duration::from_secs(1), |l| {
+                    l.contains("Incoming call from")
+                })
+                .unwrap();
+            assert_eq!(phone.count("Call established"), 0);
+        },
+    );
+}
+
+/// RTP packets arriving at the caller's media port, collected on a thread.
+struct RtpSink {
+    port: u16,
+    /// (payload type, RTP timestamp, payload) in arrival order.
+    packets: Arc<Mutex<Vec<(u8, u32, Vec<u8>)>>>,
+}
+
+impl RtpSink {
+    fn start() -> RtpSink {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let port = sock.local_addr().unwrap().port();
+        let packets = Arc::new(Mutex::new(Vec::new()));
+        let sink = packets.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 2048];
+            let idle_limit = Duration::from_secs(30);
+            let mut last = Instant::now();
+            while last.elapsed() < idle_limit {
+                if let Ok(n) = sock.recv(&mut buf) {
+                    last = Instant::now();
+                    if let Some(p) = parse_rtp(&buf[..n]) {
+                        sink.lock().expect("rtp lock").push(p);
+                    }
+                }
+            }
+        });
+        RtpSink { port, packets }
+    }
+
+    /// The RFC 4733 events seen with payload type `pt`, one digit per event (an event's
+    /// packets share one timestamp).
+    fn digits(&self, pt: u8) -> String {
+        const NAMES: &[u8; 16] = b"0123456789*#ABCD";
+        let mut out = String::new();
+        let mut last_ts = None;
+        for (p, ts, payload) in self.packets.lock().expect("rtp lock").iter() {
+            if *p != pt || payload.len() < 4 || last_ts == Some(*ts) {
+                continue;
+            }
+            last_ts = Some(*ts);
+            out.push(
+                NAMES
+                    .get(usize::from(payload[0]))
+                    .map_or('?', |&c| char::from(c)),
+            );
+        }
+        out
+    }
+
+    /// (timestamp, event, end bit) of every packet with payload type `pt`, for failure output.
+    fn events(&self, pt: u8) -> Vec<(u32, u8, bool)> {
+        let packets = self.packets.lock().expect("rtp lock");
+        packets
+            .iter()
+            .filter(|(p, _, pl)| *p == pt && pl.len() >= 4)
+            .map(|(_, ts, pl)| (*ts, pl[0], pl[1] & 0x80 != 0))
+            .collect()
+    }
+
+    fn count(&self, pt: u8) -> usize {
+        self.packets
+            .lock()
+            .expect("rtp lock")
+            .iter()
+            .filter(|(p, ..)| *p == pt)
+            .count()
+    }
+}
+
+/// (payload type, timestamp, payload) of an RTP packet, or None if it is not one.
+fn parse_rtp(b: &[u8]) -> Option<(u8, u32, Vec<u8>)> {
+    if b.len() < 12 || b[0] >> 6 != 2 {
+        return None;
+    }
+    let mut off = 12 + 4 * usize::from(b[0] & 0x0f);
+    if b[0] & 0x10 != 0 {
+        let ext = b.get(off + 2..off + 4)?;
+        off += 4 + 4 * usize::from(u16::from_be_bytes([ext[0], ext[1]]));
+    }
+    let ts = u32::from_be_bytes([b[4], b[5], b[6], b[7]]);
+    Some((b[1] & 0x7f, ts, b.get(off..)?.to_vec()))
+}
+
+#[test]
+fn baresip_sends_rfc4733_dtmf_in_a_call() {
+    in_private_netns("baresip_sends_rfc4733_dtmf_in_a_call", TEST_LIMIT, || {
+        let server = md5_server();
+        let phone = Baresip::start(server.sip, "1002", "zama1002", "answermode=auto").unwrap();
+        let rtp = RtpSink::start();
+        let caller = Sipp::new("caller_rtp.xml", server.sip)
+            .service("1002")
+            .set("rtp_port", &rtp.port.to_string())
+            .set("hold_ms", "2000")
+            .spawn()
+            .unwrap();
+        phone
+            .wait_for("established call", Duration::from_secs(10), |l| {
+                l.contains("Call established")
+            })
+            .unwrap();
+        // RFC 4733 telephone-events (payload type 101, from the offer) go straight to the
+        // caller's media port: the server passes SDP through.
+        phone.command("sndcode", "1").unwrap();
+        phone.command("sndcode", "#").unwrap();
+        let start = Instant::now();
+        while rtp.digits(101) != "1#" && start.elapsed() < Duration::from_secs(2) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The caller's verdict first: it explains most other failures.
+        caller
+            .wait()
+            .with_context(|| context("the caller failed", &server, &phone))
+            .unwrap();
+        let what = format!(
+            "telephone-events at the caller: {:?} (timestamp, event, end)",
+            rtp.events(101)
+        );
+        assert_eq!(rtp.digits(101), "1#", "{}", context(&what, &server, &phone));
+        assert!(
+            rtp.count(0) > 10,
+            "baresip sent only {} PCMU packets",
+            rtp.count(0)
+        );
+    });
+}
+
+/// baresip 1.0 cannot send INFO DTMF, but it takes `application/dtmf-relay` INFO; the
+/// caller's INFO must cross the server to it.
+#[test]
+#[ignore = "server bug: the engine's validate::Policy accepts only application/sdp bodies, so an \
+            in-dialog INFO with application/dtmf-relay gets 415 before the B2BUA can relay it"]
+fn caller_info_dtmf_reaches_baresip() {
+    in_private_netns("caller_info_dtmf_reaches_baresip", TEST_LIMIT, || {
+        let server = md5_server();
+        let phone = Baresip::start(server.sip, "1002", "zama1002", "answermode=auto").unwrap();
+        Sipp::new("caller_info.xml", server.sip)
+            .service("1002")
+            .set("info_digit", "5")
+            .set("hold_ms", "500")
+            .run()
+            .with_context(|| context("the INFO caller failed", &server, &phone))
+            .unwrap();
+        phone
+            .wait_for("INFO digit", Duration::from_secs(2), |l| {
+                l.contains("received DTMF: '5'")
+            })
+            .with_context(|| context("the relayed INFO did not reach baresip", &server, &phone))
+            .unwrap();
+    });
+}
+
+#[test]
+fn baresip_calls_a_sipp_device() {
+    in_private_netns("baresip_calls_a_sipp_device", TEST_LIMIT, || {
+        let server = md5_server();
+        let device = Device::start(
+            server.sip,
+            "1001",
+            "zama1001",
+            Sipp::new("device_answer.xml", server.sip).set("answer_ms", "200"),
+        )
+        .unwrap();
+        let phone = Baresip::start(server.sip, "1002", "zama1002", "answermode=manual").unwrap();
+        phone
+            .command("dial", &format!("sip:1001@{}", server.sip))
+            .unwrap();
+        phone
+            .wait_for("established call", Duration::from_secs(10), |l| {
+                l.contains("Call established: sip:1001@")
+            })
+            .with_context(|| context("baresip's call to 1001 was not answered", &server, &phone))
+            .unwrap();
+        // The call itself: held for a second, then baresip hangs up.
+        std::thread::sleep(Duration::from_secs(1));
+        phone.command("hangup", "").unwrap();
+        // device_answer.xml fails unless the BYE reaches it (and it answers 200).
+        device
+            .finish()
+            .with_context(|| context("the device did not see the call end", &server, &phone))
+            .unwrap();
+        let steps = [
+            (true, "INVITE sip:1001@", "INVITE"),
+            (false, "SIP/2.0 200", "INVITE"),
+            (true, "ACK ", "ACK"),
+            (true, "BYE ", "BYE"),
+            (false, "SIP/2.0 200", "BYE"),
+        ];
+        for (sent, start, method) in steps {
+            phone
+                .wait_sip(sent, start, method, Duration::from_secs(2))
+                .with_context(|| context("baresip's call", &server, &phone))
+                .unwrap();
+        }
+    });
+}
