@@ -246,7 +246,8 @@ pub fn in_private_netns(name: &str, limit: Duration, body: impl FnOnce()) {
             "ip link set lo up && ip route add default dev lo && exec \"$0\" \"$@\"",
         ])
         .arg(std::env::current_exe().expect("current exe"))
-        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        // --include-ignored: this outer run was selected, so the inner copy must run too.
+        .args(["--exact", name, "--include-ignored", "--nocapture", "--test-threads=1"])
         .env(NETNS_TEST, name)
         .stdin(Stdio::null())
         .stdout(

@@ -7,11 +7,14 @@
 //! route goes through loopback ([`in_private_netns`]): baresip then uses 127.0.0.1 and no
 //! packet can leave the machine.
 //!
-//! baresip 1.0 links libre 1.1, which fails the whole registration with ENOSYS ("Register:
-//! Function not implemented") when any WWW-Authenticate header names an algorithm other
-//! than MD5, so the server here offers MD5 only. It also sends DTMF only as RFC 4733
-//! events (no SIP INFO), but it understands an INFO with `application/dtmf-relay`; the
-//! DTMF test covers both directions that way.
+//! baresip 1.0 links libre 1.1, whose digest client refuses any challenge naming an
+//! algorithm other than MD5 with ENOSYS and thereby fails the whole 401 ("Register:
+//! Function not implemented"), even when an MD5 challenge sits beside it. The server here
+//! therefore offers MD5 only.
+//!
+//! baresip 1.0 sends DTMF only as RFC 4733 telephone-events (its account has no dtmfmode),
+//! but it takes an INFO with `application/dtmf-relay`; so the INFO direction tested is
+//! caller to baresip, through the server's in-dialog relay.
 //!
 //! Configuration templates live in `tests/baresip/`; baresip is driven through its
 //! `ctrl_tcp` module (netstring JSON commands) and observed through its console output
@@ -416,11 +419,14 @@ fn a_baresip_that_does_not_answer_fails_the_caller() {
     );
 }
 
+/// (payload type, RTP timestamp, payload) of one RTP packet.
+type RtpPacket = (u8, u32, Vec<u8>);
+
 /// RTP packets arriving at the caller's media port, collected on a thread.
 struct RtpSink {
     port: u16,
-    /// (payload type, RTP timestamp, payload) in arrival order.
-    packets: Arc<Mutex<Vec<(u8, u32, Vec<u8>)>>>,
+    /// In arrival order.
+    packets: Arc<Mutex<Vec<RtpPacket>>>,
 }
 
 impl RtpSink {
@@ -488,7 +494,7 @@ impl RtpSink {
 }
 
 /// (payload type, timestamp, payload) of an RTP packet, or None if it is not one.
-fn parse_rtp(b: &[u8]) -> Option<(u8, u32, Vec<u8>)> {
+fn parse_rtp(b: &[u8]) -> Option<RtpPacket> {
     if b.len() < 12 || b[0] >> 6 != 2 {
         return None;
     }
