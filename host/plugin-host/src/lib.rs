@@ -35,7 +35,7 @@
 //! instance a memory cap (default 16 MiB). The deadline is an epoch
 //! deadline (a ticker thread bumps the epoch every 1 ms) checked against the
 //! thread's CPU time, so a healthy plugin preempted on a busy host is not
-//! killed, while wall time is still capped at 10× the budget. Whatever a
+//! killed (wall time is capped at 100× the budget as a backstop). Whatever a
 //! plugin does wrong — loop, allocate without bound, trap, answer something
 //! malformed or against the contract ([`answer`]) — ends as a typed
 //! [`PluginError`], the instance is poisoned, and nothing else is affected.

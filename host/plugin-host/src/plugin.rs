@@ -293,8 +293,12 @@ impl Instance {
                 plugin: self.plugin.err_name(),
             });
         }
+        let rt = &self.plugin.inner.runtime.inner;
         self.store
-            .set_epoch_deadline(self.plugin.inner.runtime.inner.deadline_ticks);
+            .data_mut()
+            .deadline
+            .start(rt.config.call_deadline);
+        self.store.set_epoch_deadline(rt.deadline_ticks);
         match f(&self.bound, &mut self.store) {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(message)) => Err(PluginError::Failed {
