@@ -15,13 +15,20 @@ use anyhow::{bail, Context, Result};
 
 /// The repository root (this crate lives in `tests/`).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
 }
 
 /// `../shared` beside the checkout: conformance messages, holiday list.
 pub fn shared_dir() -> PathBuf {
     let p = repo_root().join("../shared");
-    assert!(p.is_dir(), "shared material not found at {} (CI clones it beside the repo)", p.display());
+    assert!(
+        p.is_dir(),
+        "shared material not found at {} (CI clones it beside the repo)",
+        p.display()
+    );
     p
 }
 
@@ -33,7 +40,12 @@ pub fn server_bin() -> PathBuf {
     // target/<profile>/deps/<test-binary> or target/<profile>/<bench-binary>
     let exe = std::env::current_exe().expect("current exe");
     let dir = exe.parent().expect("exe dir");
-    for candidate in [dir.join("madoguchi"), dir.parent().map(|p| p.join("madoguchi")).unwrap_or_default()] {
+    for candidate in [
+        dir.join("madoguchi"),
+        dir.parent()
+            .map(|p| p.join("madoguchi"))
+            .unwrap_or_default(),
+    ] {
         if candidate.is_file() {
             return candidate;
         }
@@ -80,7 +92,11 @@ impl Default for ServerOptions {
             subcommand: "serve",
             // sipp implements only MD5 digest and answers the first challenge it sees.
             extra_args: vec!["--digest-algorithms".into(), "MD5,SHA-256".into()],
-            users: vec![("1001", "zama1001"), ("1002", "zama1002"), ("1003", "zama1003")],
+            users: vec![
+                ("1001", "zama1001"),
+                ("1002", "zama1002"),
+                ("1003", "zama1003"),
+            ],
             data: None,
             tcp: true,
             sip_port: None,
@@ -119,14 +135,23 @@ impl Server {
             cmd.arg("--sip").arg(format!("tcp:{sip}"));
         }
         cmd.args(&opts.extra_args)
-            .env("RUST_LOG", std::env::var("MADOGUCHI_TEST_LOG").unwrap_or_else(|_| "info".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("MADOGUCHI_TEST_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().context("spawn madoguchi")?;
         let log = Arc::new(Mutex::new(Vec::new()));
         for stream in [
-            child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-            child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
         ]
         .into_iter()
         .flatten()
@@ -141,7 +166,14 @@ impl Server {
                 }
             });
         }
-        let server = Server { child, sip, http, data, _tmp: tmp, log };
+        let server = Server {
+            child,
+            sip,
+            http,
+            data,
+            _tmp: tmp,
+            log,
+        };
         server.wait_ready(Duration::from_secs(20))?;
         Ok(server)
     }
@@ -167,7 +199,10 @@ impl Server {
                 }
             }
         }
-        bail!("server did not answer OPTIONS within {limit:?}; log:\n{}", self.log_text())
+        bail!(
+            "server did not answer OPTIONS within {limit:?}; log:\n{}",
+            self.log_text()
+        )
     }
 
     /// Everything the server printed so far.
@@ -198,16 +233,31 @@ impl Drop for Server {
 pub fn add_user(data: &Path, user: &str, pass: &str) -> Result<()> {
     use std::io::Write;
     let mut child = Command::new(server_bin())
-        .args(["user", "add", user, "--name", &format!("職員 {user}"), "--password-stdin", "--data"])
+        .args([
+            "user",
+            "add",
+            user,
+            "--name",
+            &format!("職員 {user}"),
+            "--password-stdin",
+            "--data",
+        ])
         .arg(data)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()?;
-    child.stdin.take().expect("stdin").write_all(format!("{pass}\n").as_bytes())?;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{pass}\n").as_bytes())?;
     let out = child.wait_with_output()?;
     if !out.status.success() {
-        bail!("user add {user} failed: {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "user add {user} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(())
 }
@@ -247,7 +297,13 @@ pub fn in_private_netns(name: &str, limit: Duration, body: impl FnOnce()) {
         ])
         .arg(std::env::current_exe().expect("current exe"))
         // --include-ignored: this outer run was selected, so the inner copy must run too.
-        .args(["--exact", name, "--include-ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            name,
+            "--include-ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(NETNS_TEST, name)
         .stdin(Stdio::null())
         .stdout(

@@ -23,6 +23,43 @@ pub struct Config {
     pub registrar: RegistrarSection,
     #[serde(default)]
     pub sip: SipSection,
+    #[serde(default)]
+    pub media: MediaSection,
+}
+
+/// `[media]`: RTP anchored in the host.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaSection {
+    /// Relay RTP through the host (needed to record calls, play prompts and transcode).
+    /// Off: SDP passes end to end and calls are not recorded.
+    #[serde(default = "default_true")]
+    pub anchor: bool,
+    /// RTP/RTCP port range on the listener addresses; bounds the concurrent call legs.
+    #[serde(default = "default_rtp_min")]
+    pub rtp_port_min: u16,
+    #[serde(default = "default_rtp_max")]
+    pub rtp_port_max: u16,
+}
+
+impl Default for MediaSection {
+    fn default() -> Self {
+        MediaSection {
+            anchor: true,
+            rtp_port_min: default_rtp_min(),
+            rtp_port_max: default_rtp_max(),
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_rtp_min() -> u16 {
+    20000
+}
+fn default_rtp_max() -> u16 {
+    29999
 }
 
 /// `[sip]`: protocol engine limits.
@@ -165,6 +202,7 @@ impl Default for Config {
             listeners: Vec::new(),
             registrar: RegistrarSection::default(),
             sip: SipSection::default(),
+            media: MediaSection::default(),
         }
     }
 }
@@ -215,6 +253,9 @@ impl Config {
                     "{origin}: server.digest_algorithms: unknown algorithm {a:?} (SHA-256 or MD5)"
                 );
             }
+        }
+        if self.media.rtp_port_min >= self.media.rtp_port_max {
+            bail!("{origin}: media.rtp_port_min must be below media.rtp_port_max");
         }
         let mut seen = std::collections::HashSet::new();
         for l in &self.listeners {

@@ -15,8 +15,10 @@ use tracing::info;
 use crate::acl::Acl;
 use crate::config::{listener_from_flag, Config, TransportKind};
 use crate::core::engine::{Engine, ListenerInfo};
+use crate::core::media::MediaCalls;
 use crate::core::registry::Registry;
 use crate::transport::{self, EdgeStats, Sender};
+use madoguchi_rtp::{MediaConfig, MediaRuntime};
 
 /// Flags shared by `serve` and `demo`; they override the config file.
 #[derive(Debug, Args)]
@@ -155,13 +157,29 @@ async fn serve(cfg: Config, store: Store, demo: bool) -> Result<()> {
         .iter()
         .filter_map(|a| madoguchi_sip::auth::Algorithm::from_token(a))
         .collect();
+    let media_store = store.clone();
     let registry = Registry::load(store, &cfg.server.realm, algorithms, reg_cfg)?;
+    let media = if cfg.media.anchor {
+        let dir = cfg.server.data_dir.join("recordings");
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let recordings = cap_std::fs::Dir::open_ambient_dir(&dir, cap_std::ambient_authority())
+            .with_context(|| format!("cannot open {}", dir.display()))?;
+        let ports = cfg.media.rtp_port_min..=cfg.media.rtp_port_max;
+        let runtime = MediaRuntime::new(MediaConfig::new(ports.clone(), recordings))
+            .context("cannot start the media runtime")?;
+        info!(?ports, recordings = %dir.display(), "media anchored in the host");
+        Some(MediaCalls::new(runtime, media_store))
+    } else {
+        None
+    };
     let engine = Engine::new(
         registry,
         sender,
         infos,
         cfg.server.user_agent.clone(),
         cfg.sip.max_transactions,
+        media,
     );
     let http = TcpListener::bind(cfg.server.http)
         .await

@@ -12,8 +12,10 @@
 //! feeds their results back, matching them through [`ReqToken`]. `S` is the caller's handle
 //! for a server transaction (what a response must be sent on).
 //!
-//! Media stays a seam for now: SDP passes through unchanged; the media core issue anchors
-//! RTP in the host by rewriting the bodies here (see `relay_body`).
+//! Media: with [`AnchoredMedia`] the host terminates RTP on both sides (its own SDP toward
+//! the caller and toward the devices) and [`Action::Answered`] tells the glue to bridge and
+//! record; re-offers are answered by the host's legs ([`Action::Reoffer`]). Without it
+//! (e.g. an INVITE with no SDP offer) bodies pass through end to end.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -67,6 +69,14 @@ pub enum Side {
     B,
 }
 
+/// The host's own SDP for a call whose media it anchors (see `madoguchi-rtp`): what to
+/// offer the devices, and what to answer the caller once one of them answers.
+#[derive(Debug, Clone)]
+pub struct AnchoredMedia {
+    pub offer_to_devices: Bytes,
+    pub answer_to_caller: Bytes,
+}
+
 /// What the glue must do.
 #[derive(Debug)]
 pub enum Action<S> {
@@ -83,6 +93,17 @@ pub enum Action<S> {
     Cancel { token: ReqToken },
     /// Send a message outside any transaction (ACK for a 2xx, 2xx retransmissions).
     Raw { peer: Peer, bytes: Bytes },
+    /// A device answered an anchored call: give its SDP answer to the device-side leg,
+    /// bridge the legs and start recording.
+    Answered { call: u64, device_sdp: Bytes },
+    /// An anchored call got a new offer (re-INVITE/UPDATE: hold, resume) from `side`; the
+    /// host's leg answers it: call [`B2bua::answer_reoffer`].
+    Reoffer {
+        call: u64,
+        side: Side,
+        stx: S,
+        request: Request,
+    },
     /// A call ended (for logs and the call record).
     Ended { call: u64, reason: &'static str },
 }
@@ -133,6 +154,8 @@ struct Call<S> {
     b_ack_held: Option<u32>,
     forwarded: Vec<Forwarded<S>>,
     sent_180: bool,
+    /// Media anchored in the host: our answer for the caller.
+    anchored: Option<Bytes>,
 }
 
 /// The B2BUA: every call between users in progress.
@@ -159,18 +182,16 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
         }
     }
 
-    /// Calls in progress (for metrics and tests).
-    pub fn active_calls(&self) -> usize {
-        self.calls.len()
-    }
-
     /// Next action for the glue.
     pub fn poll_action(&mut self) -> Option<Action<S>> {
         self.out.pop_front()
     }
 
     /// A new INVITE from the caller to a user with these devices (non-empty).
-    /// `source` is where the INVITE came from, `local_addr` the listener address it came in on.
+    /// `source` is where the INVITE came from, `local_addr` the listener address it came in
+    /// on. With `media`, the host anchors RTP and the bodies are its own SDP. Returns the
+    /// call's id.
+    #[allow(clippy::too_many_arguments)]
     pub fn on_invite(
         &mut self,
         stx: S,
@@ -178,15 +199,16 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
         source: Peer,
         local_addr: SocketAddr,
         targets: Vec<Target>,
+        media: Option<AnchoredMedia>,
         now: Instant,
-    ) {
+    ) -> Option<u64> {
         let (Ok(from), Ok(to)) = (invite.from_hdr(), invite.to_hdr()) else {
             self.respond_to(stx, &invite, 400);
-            return;
+            return None;
         };
         let Some(a_call_id) = invite.call_id().map(str::to_string) else {
             self.respond_to(stx, &invite, 400);
-            return;
+            return None;
         };
         let remote_cseq = invite.cseq().map(|c| c.seq).unwrap_or(0);
         let id = self.next_id;
@@ -238,10 +260,18 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
             h.push(HeaderName::CONTACT, contact_for(t.local_addr).to_string());
             h.push(HeaderName::ALLOW, ALLOW);
             h.push(HeaderName::USER_AGENT, self.user_agent.clone());
-            if let Some(ct) = invite.headers.get(HeaderName::CONTENT_TYPE) {
-                h.push(HeaderName::CONTENT_TYPE, ct.to_string());
+            match &media {
+                Some(m) => {
+                    h.push(HeaderName::CONTENT_TYPE, "application/sdp");
+                    req.body = m.offer_to_devices.clone();
+                }
+                None => {
+                    if let Some(ct) = invite.headers.get(HeaderName::CONTENT_TYPE) {
+                        h.push(HeaderName::CONTENT_TYPE, ct.to_string());
+                    }
+                    req.body = invite.body.clone();
+                }
             }
-            req.body = relay_body(&invite.body);
             self.by_call_id.insert(call_id, (id, Side::B));
             self.out.push_back(Action::Request {
                 token: ReqToken {
@@ -277,21 +307,56 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
                 b_ack_held: None,
                 forwarded: Vec::new(),
                 sent_180: false,
+                anchored: media.map(|m| m.answer_to_caller),
             },
         );
+        Some(id)
+    }
+
+    /// The host's answer to a re-offer on an anchored call (`Err` = not acceptable: 488).
+    pub fn answer_reoffer(
+        &mut self,
+        call: u64,
+        side: Side,
+        stx: S,
+        request: &Request,
+        sdp: Result<String, ()>,
+    ) {
+        let Some(c) = self.calls.get(&call) else {
+            self.respond_to(stx, request, 481);
+            return;
+        };
+        let leg = match side {
+            Side::A => Some(&c.a),
+            Side::B => c.b.as_ref().map(|(_, b)| b),
+        };
+        let Some(leg) = leg else {
+            self.respond_to(stx, request, 481);
+            return;
+        };
+        let status = if sdp.is_ok() { 200 } else { 488 };
+        let mut r = Response::for_request(request, status, reason_phrase(status));
+        r.headers.set(HeaderName::TO, leg.local.to_string());
+        r.headers
+            .push(HeaderName::CONTACT, contact_for(leg.local_addr).to_string());
+        if let Ok(sdp) = sdp {
+            r.headers.push(HeaderName::CONTENT_TYPE, "application/sdp");
+            r.body = Bytes::from(sdp);
+        }
+        self.out.push_back(Action::Respond { stx, response: r });
     }
 
     /// A response to one of our requests.
-    pub fn on_response(&mut self, token: ReqToken, resp: Response, now: Instant) {
+    pub fn on_response(&mut self, token: ReqToken, resp: Response) {
         match token.kind {
-            ReqKind::Branch(n) => self.on_branch_response(token.call, n, resp, now),
+            ReqKind::Branch(n) => self.on_branch_response(token.call, n, resp),
             ReqKind::Forward(to_side) => self.on_forward_response(token.call, to_side, resp),
             ReqKind::Bye(_) => {}
         }
     }
 
     /// One of our requests got no answer (Timer B/F) or could not be sent: treated as 408.
-    pub fn on_request_failed(&mut self, token: ReqToken, now: Instant) {
+    pub fn on_request_failed(&mut self, token: ReqToken) {
         let resp = Response {
             status: 408,
             reason: reason_phrase(408).into(),
@@ -299,7 +364,7 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
             body: Bytes::new(),
         };
         match token.kind {
-            ReqKind::Branch(n) => self.on_branch_response(token.call, n, resp, now),
+            ReqKind::Branch(n) => self.on_branch_response(token.call, n, resp),
             ReqKind::Forward(side) => self.on_forward_response(token.call, side, resp),
             ReqKind::Bye(_) => {}
         }
@@ -358,7 +423,7 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
                     if let Some(ct) = ack.headers.get(HeaderName::CONTENT_TYPE) {
                         ack_b.headers.push(HeaderName::CONTENT_TYPE, ct.to_string());
                     }
-                    ack_b.body = relay_body(&ack.body);
+                    ack_b.body = ack.body.clone();
                 }
                 let peer = b.peer.clone();
                 self.out.push_back(Action::Raw {
@@ -436,6 +501,18 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
                 );
             }
             Method::Options => self.respond_to(stx, &req, 200),
+            Method::Invite | Method::Update if call.anchored.is_some() && !req.body.is_empty() => {
+                // The host anchors the media: its own leg answers hold/resume.
+                if req.method == Method::Invite {
+                    this.remote_target = contact_uri(&req, &this.remote_target);
+                }
+                self.out.push_back(Action::Reoffer {
+                    call: id,
+                    side,
+                    stx,
+                    request: req,
+                });
+            }
             _ => {
                 // re-INVITE (hold/resume), UPDATE, INFO (DTMF relay): pass to the other leg.
                 if req.method == Method::Invite {
@@ -445,7 +522,7 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
                 if let Some(ct) = req.headers.get(HeaderName::CONTENT_TYPE) {
                     fwd.headers.push(HeaderName::CONTENT_TYPE, ct.to_string());
                 }
-                fwd.body = relay_body(&req.body);
+                fwd.body = req.body.clone();
                 let peer = other.peer.clone();
                 let to = opposite(side);
                 call.forwarded.push(Forwarded {
@@ -498,7 +575,7 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
         }
     }
 
-    fn on_branch_response(&mut self, id: u64, n: usize, resp: Response, now: Instant) {
+    fn on_branch_response(&mut self, id: u64, n: usize, resp: Response) {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
@@ -561,7 +638,7 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
             }
             branch.state = BranchState::Answered;
             call.state = CallState::Answered;
-            let offer_in_invite = !call.a_invite.body.is_empty();
+            let offer_in_invite = call.anchored.is_some() || !call.a_invite.body.is_empty();
             if offer_in_invite {
                 let ack = b.request(Method::Ack, Some(1));
                 self.out.push_back(Action::Raw {
@@ -572,12 +649,23 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
                 call.b_ack_held = Some(1);
             }
             call.b = Some((n, b));
-            let ct = resp
-                .headers
-                .get(HeaderName::CONTENT_TYPE)
-                .map(str::to_string);
-            let body = relay_body(&resp.body);
-            let ok = a_response(call, 200, Some((ct, body)), &self.user_agent);
+            let ok = match &call.anchored {
+                Some(answer) => {
+                    self.out.push_back(Action::Answered {
+                        call: id,
+                        device_sdp: resp.body.clone(),
+                    });
+                    let body = Some((Some("application/sdp".to_string()), answer.clone()));
+                    a_response(call, 200, body, &self.user_agent)
+                }
+                None => {
+                    let ct = resp
+                        .headers
+                        .get(HeaderName::CONTENT_TYPE)
+                        .map(str::to_string);
+                    a_response(call, 200, Some((ct, resp.body.clone())), &self.user_agent)
+                }
+            };
             let stx = call.invite_stx;
             self.out.push_back(Action::Respond { stx, response: ok });
             tracing::info!(
@@ -663,7 +751,7 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
         if let Some(ct) = ct {
             r.headers.push(HeaderName::CONTENT_TYPE, ct);
         }
-        r.body = relay_body(&resp.body);
+        r.body = resp.body.clone();
         self.out.push_back(Action::Respond {
             stx: fwd.stx,
             response: r,
@@ -808,12 +896,6 @@ fn best_final(codes: &[u16]) -> u16 {
         .filter(|c| *c != 408)
         .min()
         .unwrap_or(480)
-}
-
-/// The media seam: SDP bodies cross the B2BUA here. Until the media core anchors RTP in the
-/// host, bodies pass through unchanged.
-fn relay_body(body: &Bytes) -> Bytes {
-    body.clone()
 }
 
 #[cfg(test)]

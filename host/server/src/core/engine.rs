@@ -3,7 +3,7 @@
 //! sans-IO; this is the only place where their inputs and outputs meet sockets and clocks.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -16,8 +16,9 @@ use madoguchi_sip::validate::{check_request, Policy};
 use tokio::sync::mpsc;
 use tracing::{debug, info, info_span, warn};
 
-use super::b2bua::{Action, B2bua, ReqToken, Target, ALLOW};
-use super::registry::{RegisterReply, Registry};
+use super::b2bua::{Action, AnchoredMedia, B2bua, ReqToken, Target, ALLOW};
+use super::media::{CallMedia, MediaCalls};
+use super::registry::{GuardedReply, Registry};
 use crate::transport::{Inbound, Peer, Sender};
 
 /// Listener facts the core needs: our own address on each.
@@ -42,6 +43,24 @@ pub struct Engine {
     delayed: BinaryHeap<Reverse<(Instant, u64, ServerTxId)>>,
     delayed_bodies: HashMap<u64, Response>,
     next_delay_id: u64,
+    /// Anchored media, when the host relays RTP (None: SDP passes end to end).
+    media: Option<MediaCalls>,
+    /// Work that must await (socket binds, file creation), run between message batches.
+    jobs: VecDeque<Job>,
+}
+
+/// Awaited work queued by the synchronous handlers.
+enum Job {
+    NewCall {
+        tx: ServerTxId,
+        req: Request,
+        source: Peer,
+        local_addr: SocketAddr,
+        targets: Vec<Target>,
+    },
+    StartRecording {
+        call: u64,
+    },
 }
 
 impl Engine {
@@ -51,6 +70,7 @@ impl Engine {
         listeners: Vec<ListenerInfo>,
         user_agent: String,
         max_transactions: usize,
+        media: Option<MediaCalls>,
     ) -> Engine {
         Engine {
             tx: TransactionLayer::new(TxConfig {
@@ -59,7 +79,15 @@ impl Engine {
             }),
             b2bua: B2bua::new(&user_agent),
             registry,
-            policy: Policy::default(),
+            policy: Policy {
+                // SDP for calls; DTMF relayed in SIP INFO between the legs.
+                accepted_content_types: vec![
+                    "application/sdp".into(),
+                    "application/dtmf-relay".into(),
+                    "application/dtmf".into(),
+                ],
+                ..Policy::default()
+            },
             limits: Limits::default(),
             sender,
             listeners,
@@ -69,6 +97,8 @@ impl Engine {
             delayed: BinaryHeap::new(),
             delayed_bodies: HashMap::new(),
             next_delay_id: 0,
+            media,
+            jobs: VecDeque::new(),
         }
     }
 
@@ -108,6 +138,127 @@ impl Engine {
                 _ = housekeeping.tick() => self.registry.housekeeping(),
             }
             self.pump(Instant::now());
+            while let Some(job) = self.jobs.pop_front() {
+                self.run_job(job).await;
+                self.pump(Instant::now());
+            }
+        }
+    }
+
+    async fn run_job(&mut self, job: Job) {
+        match job {
+            Job::NewCall {
+                tx,
+                req,
+                source,
+                local_addr,
+                targets,
+            } => {
+                self.start_anchored_call(tx, req, source, local_addr, targets)
+                    .await
+            }
+            Job::StartRecording { call } => {
+                if let Some(m) = self.media.as_mut() {
+                    m.start_recording(call).await;
+                }
+            }
+        }
+    }
+
+    /// Opens the host's two legs, answers the caller's offer with the caller leg and offers
+    /// the device leg to every device.
+    async fn start_anchored_call(
+        &mut self,
+        tx: ServerTxId,
+        req: Request,
+        source: Peer,
+        local_addr: SocketAddr,
+        targets: Vec<Target>,
+    ) {
+        let now = Instant::now();
+        let Some(m) = self.media.as_mut() else { return };
+        let call_id = req.call_id().unwrap_or("-").to_string();
+        let caller = match m.runtime.open_leg(&call_id, local_addr.ip()).await {
+            Ok(l) => l,
+            Err(e) => {
+                warn!(error = %e, "no media port for a new call");
+                self.respond(
+                    tx,
+                    Response::for_request(&req, 503, reason_phrase(503)),
+                    now,
+                );
+                return;
+            }
+        };
+        let answer = match caller.answer(&req.body) {
+            Ok(a) => a,
+            Err(e) => {
+                let status = if e.is_not_acceptable() { 488 } else { 400 };
+                info!(error = %e, status, "caller's SDP offer refused");
+                tokio::spawn(caller.close());
+                self.respond(
+                    tx,
+                    Response::for_request(&req, status, reason_phrase(status)),
+                    now,
+                );
+                return;
+            }
+        };
+        let device_ip = targets
+            .first()
+            .map(|t| t.local_addr.ip())
+            .unwrap_or(local_addr.ip());
+        let device = match m
+            .runtime
+            .open_leg(&format!("{call_id}-device"), device_ip)
+            .await
+        {
+            Ok(l) => l,
+            Err(e) => {
+                warn!(error = %e, "no media port for the device side");
+                tokio::spawn(caller.close());
+                self.respond(
+                    tx,
+                    Response::for_request(&req, 503, reason_phrase(503)),
+                    now,
+                );
+                return;
+            }
+        };
+        let media = AnchoredMedia {
+            offer_to_devices: device.offer().into(),
+            answer_to_caller: answer.into(),
+        };
+        let caller_number = req
+            .from_hdr()
+            .ok()
+            .and_then(|f| f.uri.user)
+            .unwrap_or_default();
+        let callee = req.uri.user_unescaped().unwrap_or_default();
+        match self
+            .b2bua
+            .on_invite(tx, req, source, local_addr, targets, Some(media), now)
+        {
+            Some(id) => {
+                if let Some(m) = self.media.as_mut() {
+                    m.calls.insert(
+                        id,
+                        CallMedia {
+                            call_id,
+                            caller_number,
+                            callee,
+                            caller,
+                            device,
+                            bridge: None,
+                            recording: None,
+                        },
+                    );
+                }
+            }
+            None => {
+                tokio::spawn(caller.close());
+                tokio::spawn(device.close());
+            }
         }
     }
 
@@ -192,18 +343,18 @@ impl Engine {
                 if response.status >= 200 {
                     self.forget_client(tx);
                 }
-                self.b2bua.on_response(token, response, now);
+                self.b2bua.on_response(token, response);
             }
             TxEvent::Timeout { tx, .. } => {
                 if let Some(token) = self.forget_client(tx) {
-                    self.b2bua.on_request_failed(token, now);
+                    self.b2bua.on_request_failed(token);
                 }
             }
             TxEvent::TransportError {
                 tx: TxRef::Client(tx),
             } => {
                 if let Some(token) = self.forget_client(tx) {
-                    self.b2bua.on_request_failed(token, now);
+                    self.b2bua.on_request_failed(token);
                 }
             }
             TxEvent::TransportError { .. } => {}
@@ -230,16 +381,10 @@ impl Engine {
             .and_then(|t| t.tag().map(str::to_string))
             .is_some();
         match req.method {
-            Method::Register => match self.registry.register(&req, &source, now) {
-                RegisterReply::Now(resp) => self.respond(tx, resp, now),
-                RegisterReply::After(wait, resp) => {
-                    let id = self.next_delay_id;
-                    self.next_delay_id += 1;
-                    self.delayed_bodies.insert(id, resp);
-                    self.delayed.push(Reverse((now + wait, id, tx)));
-                }
-                RegisterReply::Drop => debug!(peer = %source, "blocked source: REGISTER dropped"),
-            },
+            Method::Register => {
+                let reply = self.registry.register(&req, &source, now);
+                self.send_guarded(tx, reply, &source, now);
+            }
             Method::Options if !in_dialog => {
                 let mut r = Response::for_request(&req, 200, "OK");
                 r.headers.push(HeaderName::ALLOW, ALLOW);
@@ -277,6 +422,10 @@ impl Engine {
     }
 
     fn on_new_invite(&mut self, tx: ServerTxId, req: Request, source: Peer, now: Instant) {
+        if let Some(reply) = self.registry.check_local_caller(&req, &source, now) {
+            self.send_guarded(tx, reply, &source, now);
+            return;
+        }
         let user = req.uri.user_unescaped().unwrap_or_default();
         let Some(local_addr) = self.local_addr_for(&source) else {
             self.respond(
@@ -318,8 +467,19 @@ impl Engine {
             return;
         }
         info!(user, devices = targets.len(), "call to user");
-        self.b2bua
-            .on_invite(tx, req, source, local_addr, targets, now);
+        if self.media.is_some() && !req.body.is_empty() {
+            self.jobs.push_back(Job::NewCall {
+                tx,
+                req,
+                source,
+                local_addr,
+                targets,
+            });
+        } else {
+            // No offer to answer (late offer) or no media runtime: bodies pass end to end.
+            self.b2bua
+                .on_invite(tx, req, source, local_addr, targets, None, now);
+        }
     }
 
     fn on_action(&mut self, action: Action<ServerTxId>, now: Instant) {
@@ -336,7 +496,7 @@ impl Engine {
                 }
                 Err(e) => {
                     warn!(error = %e, "cannot send request");
-                    self.b2bua.on_request_failed(token, now);
+                    self.b2bua.on_request_failed(token);
                 }
             },
             Action::Cancel { token } => {
@@ -345,13 +505,50 @@ impl Engine {
                 }
             }
             Action::Raw { peer, bytes } => self.sender.send(&peer, bytes),
-            Action::Ended { call, reason } => info!(call, reason, "call ended"),
+            Action::Answered { call, device_sdp } => {
+                if let Some(m) = self.media.as_mut() {
+                    m.answered(call, &device_sdp);
+                    self.jobs.push_back(Job::StartRecording { call });
+                }
+            }
+            Action::Reoffer {
+                call,
+                side,
+                stx,
+                request,
+            } => {
+                let sdp = match self.media.as_mut() {
+                    Some(m) => m.reoffer(call, side, &request.body),
+                    None => Err(()),
+                };
+                self.b2bua.answer_reoffer(call, side, stx, &request, sdp);
+            }
+            Action::Ended { call, reason } => {
+                info!(call, reason, "call ended");
+                if let Some(m) = self.media.as_mut() {
+                    m.ended(call);
+                }
+            }
         }
     }
 
     fn respond(&mut self, tx: ServerTxId, resp: Response, now: Instant) {
         if let Err(e) = self.tx.send_response(tx, resp, now) {
             debug!(error = %e, "response not sent");
+        }
+    }
+
+    /// Sends (now or after the brute-force delay) or drops an authenticated request's answer.
+    fn send_guarded(&mut self, tx: ServerTxId, reply: GuardedReply, source: &Peer, now: Instant) {
+        match reply {
+            GuardedReply::Now(resp) => self.respond(tx, resp, now),
+            GuardedReply::After(wait, resp) => {
+                let id = self.next_delay_id;
+                self.next_delay_id += 1;
+                self.delayed_bodies.insert(id, resp);
+                self.delayed.push(Reverse((now + wait, id, tx)));
+            }
+            GuardedReply::Drop => debug!(peer = %source, "blocked source: request dropped"),
         }
     }
 

@@ -4,4 +4,5 @@ pub mod b2bua;
 pub mod dialog;
 pub mod engine;
 pub mod ids;
+pub mod media;
 pub mod registry;

@@ -16,9 +16,10 @@ use tracing::{info, warn};
 
 use crate::transport::Peer;
 
-/// What to do with a REGISTER's answer.
+/// What to do with the answer to an authenticated request (REGISTER, or an INVITE from a
+/// local user).
 #[derive(Debug)]
-pub enum RegisterReply {
+pub enum GuardedReply {
     Now(Response),
     /// Hold a failed-auth 403 this long (brute-force slowing).
     After(Duration, Response),
@@ -113,12 +114,12 @@ impl Registry {
     }
 
     /// Handles a REGISTER end to end: guard, digest, registrar rules, persistence.
-    pub fn register(&mut self, req: &Request, source: &Peer, now: Instant) -> RegisterReply {
+    pub fn register(&mut self, req: &Request, source: &Peer, now: Instant) -> GuardedReply {
         let now_unix = unix_now();
         let now_ms = now.saturating_duration_since(self.epoch).as_millis() as u64;
         let ip = source.addr.ip();
         if self.guard.admit(ip, now_ms) == Admission::Drop {
-            return RegisterReply::Drop;
+            return GuardedReply::Drop;
         }
         let users = &self.users;
         let result = self.auth.check(req, now_unix, |name, alg| {
@@ -130,7 +131,7 @@ impl Registry {
         });
         let user = match result {
             AuthResult::Authorized(u) => u.username,
-            AuthResult::Challenge(resp) => return RegisterReply::Now(resp),
+            AuthResult::Challenge(resp) => return GuardedReply::Now(resp),
             AuthResult::Forbidden(resp) => {
                 let claimed = req.to_hdr().ok().and_then(|t| t.uri.user_unescaped());
                 return self.penalise(ip, claimed.as_deref(), now_ms, resp);
@@ -163,7 +164,48 @@ impl Registry {
             }
             let _ = self.persist.send((aor, outcome.new_bindings));
         }
-        RegisterReply::Now(outcome.response)
+        GuardedReply::Now(outcome.response)
+    }
+
+    /// Digest check for a request that claims to come from a local user (an INVITE with
+    /// `From: <sip:1001@…>`): the caller must prove it, so nobody calls as a staff member.
+    /// Requests from identities that are not local users (callers reaching us through a
+    /// trunk or a public number) pass. `None` = go ahead.
+    pub fn check_local_caller(
+        &mut self,
+        req: &Request,
+        source: &Peer,
+        now: Instant,
+    ) -> Option<GuardedReply> {
+        let claimed = req.from_hdr().ok().and_then(|f| f.uri.user_unescaped())?;
+        if !self.users.contains_key(&claimed) {
+            return None;
+        }
+        let now_ms = now.saturating_duration_since(self.epoch).as_millis() as u64;
+        let ip = source.addr.ip();
+        if self.guard.admit(ip, now_ms) == Admission::Drop {
+            return Some(GuardedReply::Drop);
+        }
+        let users = &self.users;
+        let result = self.auth.check(req, unix_now(), |name, alg| {
+            let u = users.get(name).filter(|u| !u.disabled)?;
+            Some(match alg {
+                madoguchi_sip::auth::Algorithm::Md5 => u.ha1_md5.clone(),
+                _ => u.ha1_sha256.clone(),
+            })
+        });
+        match result {
+            AuthResult::Authorized(u) if u.username == claimed => {
+                self.guard.record_success(ip, Some(&claimed), now_ms);
+                None
+            }
+            AuthResult::Authorized(_) => {
+                let resp = Response::for_request(req, 403, reason_phrase(403));
+                Some(self.penalise(ip, Some(&claimed), now_ms, resp))
+            }
+            AuthResult::Challenge(resp) => Some(GuardedReply::Now(resp)),
+            AuthResult::Forbidden(resp) => Some(self.penalise(ip, Some(&claimed), now_ms, resp)),
+        }
     }
 
     fn penalise(
@@ -172,13 +214,13 @@ impl Registry {
         user: Option<&str>,
         now_ms: u64,
         resp: Response,
-    ) -> RegisterReply {
+    ) -> GuardedReply {
         match self.guard.record_failure(ip, user, now_ms) {
-            Penalty::None => RegisterReply::Now(resp),
-            Penalty::Delay { ms } => RegisterReply::After(Duration::from_millis(ms), resp),
+            Penalty::None => GuardedReply::Now(resp),
+            Penalty::Delay { ms } => GuardedReply::After(Duration::from_millis(ms), resp),
             Penalty::Block { .. } => {
                 warn!(%ip, "source blocked after repeated authentication failures");
-                RegisterReply::Drop
+                GuardedReply::Drop
             }
         }
     }

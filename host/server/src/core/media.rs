@@ -1,0 +1,186 @@
+//! Media of the calls the B2BUA bridges: two host legs per call (caller side, device side),
+//! bridged once a device answers and recorded as a stereo WAV (caller left, the other side
+//! right, R-REC-1). Teardown and the recording's final write run in their own task, so the
+//! SIP loop never waits on disk.
+
+use std::collections::HashMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use madoguchi_rtp::{bridge, Bridge, Leg, MediaRuntime, Recording};
+use madoguchi_store::Store;
+use serde::Serialize;
+use tracing::{info, warn};
+
+use super::b2bua::Side;
+
+/// The store table holding one [`RecordingMeta`] per recording, keyed by file name.
+pub const RECORDINGS_TABLE: &str = "media.recordings";
+
+/// What is kept about a finished recording (R-REC-1, R-REC-3).
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct RecordingMeta {
+    pub file_name: String,
+    pub call_id: String,
+    pub caller: String,
+    pub callee: String,
+    pub started_unix: u64,
+    pub ended_unix: u64,
+    pub duration_ms: u64,
+    pub bytes: u64,
+    pub sha256: String,
+    /// False when audio was lost (disk full, queue overflow) or the file was repaired after
+    /// a crash.
+    pub complete: bool,
+    pub problems: Vec<String>,
+}
+
+/// One anchored call's media.
+pub struct CallMedia {
+    pub call_id: String,
+    pub caller_number: String,
+    pub callee: String,
+    pub caller: Leg,
+    pub device: Leg,
+    pub bridge: Option<Bridge>,
+    pub recording: Option<(Recording, u64)>,
+}
+
+/// The anchored calls, by B2BUA call id.
+pub struct MediaCalls {
+    pub runtime: MediaRuntime,
+    pub calls: HashMap<u64, CallMedia>,
+    store: Store,
+}
+
+impl MediaCalls {
+    pub fn new(runtime: MediaRuntime, store: Store) -> MediaCalls {
+        for r in runtime.repaired() {
+            warn!(file = ?r, "recording repaired after an unclean stop");
+        }
+        MediaCalls {
+            runtime,
+            calls: HashMap::new(),
+            store,
+        }
+    }
+
+    /// The device answered: take its SDP answer and bridge the two legs.
+    pub fn answered(&mut self, call: u64, device_sdp: &[u8]) {
+        let Some(cm) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if let Err(e) = cm.device.accept_answer(device_sdp) {
+            warn!(call, error = %e, "device answer SDP not usable");
+        }
+        match bridge(&cm.caller, &cm.device) {
+            Ok(b) => cm.bridge = Some(b),
+            Err(e) => warn!(call, error = %e, "cannot bridge"),
+        }
+    }
+
+    /// Starts recording the caller's leg (left: caller, right: what the caller hears).
+    pub async fn start_recording(&mut self, call: u64) {
+        let started = unix_now();
+        let (name, leg_result) = {
+            let Some(cm) = self.calls.get(&call) else {
+                return;
+            };
+            let name = format!("{started}-{}", sanitize(&cm.call_id));
+            let r = cm.caller.record(&name).await;
+            (name, r)
+        };
+        match leg_result {
+            Ok(rec) => {
+                if let Some(cm) = self.calls.get_mut(&call) {
+                    info!(call, file = %name, "recording");
+                    cm.recording = Some((rec, started));
+                }
+            }
+            Err(e) => warn!(call, error = %e, "recording could not start; the call goes on"),
+        }
+    }
+
+    /// The host's answer to a re-offer (hold/resume) on one side.
+    pub fn reoffer(&mut self, call: u64, side: Side, sdp: &[u8]) -> Result<String, ()> {
+        let cm = self.calls.get_mut(&call).ok_or(())?;
+        let leg = match side {
+            Side::A => &cm.caller,
+            Side::B => &cm.device,
+        };
+        leg.update_remote(sdp)
+            .map_err(|e| warn!(call, error = %e, "re-offer refused"))
+    }
+
+    /// The call is over: unbridge, finish the recording, store its metadata, close legs.
+    pub fn ended(&mut self, call: u64) {
+        let Some(cm) = self.calls.remove(&call) else {
+            return;
+        };
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            drop(cm.bridge);
+            if let Some((rec, started)) = cm.recording {
+                match rec.stop().await {
+                    Ok(sum) => {
+                        let meta = RecordingMeta {
+                            file_name: sum.file_name.clone(),
+                            call_id: cm.call_id.clone(),
+                            caller: cm.caller_number.clone(),
+                            callee: cm.callee.clone(),
+                            started_unix: started,
+                            ended_unix: unix_now(),
+                            duration_ms: sum.duration_ms,
+                            bytes: sum.bytes,
+                            sha256: sum.sha256.clone(),
+                            complete: sum.complete,
+                            problems: sum.problems.clone(),
+                        };
+                        info!(call_id = %cm.call_id, file = %sum.file_name, bytes = sum.bytes, duration_ms = sum.duration_ms, complete = sum.complete, "recording finished");
+                        let key = meta.file_name.clone();
+                        let res = tokio::task::spawn_blocking(move || {
+                            store.put_json(RECORDINGS_TABLE, &key, &meta)
+                        })
+                        .await;
+                        if !matches!(res, Ok(Ok(()))) {
+                            warn!(call_id = %cm.call_id, "recording metadata not stored");
+                        }
+                    }
+                    Err(e) => {
+                        warn!(call_id = %cm.call_id, error = %e, "recording did not finish cleanly")
+                    }
+                }
+            }
+            cm.caller.close().await;
+            cm.device.close().await;
+        });
+    }
+}
+
+/// File-name-safe form of a Call-ID.
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(80)
+        .collect()
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sanitize_keeps_names_safe() {
+        assert_eq!(super::sanitize("a1@b/../c d"), "a1_b_.._c_d");
+    }
+}
