@@ -553,8 +553,6 @@ fn baresip_sends_rfc4733_dtmf_in_a_call() {
 /// baresip 1.0 cannot send INFO DTMF, but it takes `application/dtmf-relay` INFO; the
 /// caller's INFO must cross the server to it.
 #[test]
-#[ignore = "server bug: the engine's validate::Policy accepts only application/sdp bodies, so an \
-            in-dialog INFO with application/dtmf-relay gets 415 before the B2BUA can relay it"]
 fn caller_info_dtmf_reaches_baresip() {
     in_private_netns("caller_info_dtmf_reaches_baresip", TEST_LIMIT, || {
         let server = md5_server();
