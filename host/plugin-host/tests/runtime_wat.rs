@@ -62,7 +62,8 @@ fn infinite_loop_hits_the_deadline_and_poisons_the_instance() {
         "{err:?}"
     );
     assert!(
-        took >= Duration::from_millis(8) && took < Duration::from_millis(200),
+        // At least the 10 ms CPU budget; under the 1 s wall backstop with slack for a loaded host.
+        took >= Duration::from_millis(8) && took < Duration::from_secs(2),
         "{took:?}"
     );
     assert!(matches!(

@@ -43,11 +43,7 @@ fn each_misbehaviour_is_a_typed_error() {
         matches!(e, PluginError::Deadline { limit_ms: 10, .. }),
         "{e:?}"
     );
-    assert!(
-        t.elapsed() < Duration::from_millis(500),
-        "{:?}",
-        t.elapsed()
-    );
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
 
     let e = misbehave(&p, "alloc");
     assert!(matches!(e, PluginError::MemoryLimit { .. }), "{e:?}");
