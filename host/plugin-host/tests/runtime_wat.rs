@@ -320,9 +320,10 @@ fn a_runaway_call_does_not_disturb_concurrent_calls() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let deadlines = bad.join().unwrap();
     assert!(deadlines >= 1);
-    // Generous bound for a shared 2-core CI machine; typical is tens of µs.
+    // Every good call succeeded above. Their latency is tens of µs; the
+    // bound is generous for a loaded 2-core CI host.
     assert!(
-        slowest < Duration::from_millis(50),
+        slowest < Duration::from_millis(250),
         "slowest good call {slowest:?}"
     );
 }
