@@ -8,7 +8,7 @@
 //!
 //! | world              | feature     | trait                            | export macro              |
 //! |--------------------|-------------|----------------------------------|---------------------------|
-//! | `ivr-node`         | `node`      | [`node::Node`] (feature `node`)  | `export_node!`            |
+//! | `ivr-node`         | `node`      | `node::Node`                     | `export_node!`            |
 //! | `schedule`         | `schedule`  | `schedule::Schedule`             | `export_schedule!`        |
 //! | `recording-policy` | `recording` | `recording::RecordingPolicy`     | `export_recording_policy!`|
 //!
