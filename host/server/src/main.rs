@@ -32,6 +32,14 @@ enum Command {
         #[command(subcommand)]
         command: cli::plugin::PluginCommand,
     },
+    /// Call recordings.
+    Recording {
+        #[command(subcommand)]
+        command: cli::recording::RecordingCommand,
+        /// Data directory (the embedded store lives here).
+        #[arg(long, global = true, default_value = "data")]
+        data: PathBuf,
+    },
     /// Manage SIP users (staff extensions).
     User {
         #[command(subcommand)]
@@ -49,5 +57,6 @@ fn main() -> Result<()> {
         Command::Demo(args) => serve::run(args, true),
         Command::User { command, data } => cli::user::run(command, &data),
         Command::Plugin { command } => cli::plugin::run(command),
+        Command::Recording { command, data } => cli::recording::run(command, &data),
     }
 }

@@ -7,8 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
-/// How often mixed audio moves to the writer.
-const FLUSH_EVERY: Duration = Duration::from_millis(100);
+/// How often mixed audio moves to the writer. Every hand-over wakes the
+/// writer thread (futex + write syscall); at 1,000 recorded calls 100 ms
+/// cost ~10 % of a core, 500 ms a fifth of that, for ~40 KB more buffered per call.
+const FLUSH_EVERY: Duration = Duration::from_millis(500);
 /// Largest distance between a relayed packet's timestamp-based position and its arrival before re-anchoring.
 const MAX_SKEW: Duration = Duration::from_millis(200);
 
@@ -117,6 +119,12 @@ impl RecState {
     /// Finish on a blocking thread; the summary goes to the `Recording` handle
     /// (and an incomplete one raises an alarm in the log).
     pub fn finish(mut self, call_id: &str) {
+        // Pad with silence up to the moment recording stops, so the file is as long as the
+        // part of the call it covers even when nobody spoke at the end.
+        let until = samples_between(self.start, Instant::now());
+        if let Some(chunk) = self.mixer.take_until_sample(until) {
+            self.writer.write(chunk);
+        }
         if let Some(chunk) = self.mixer.finish() {
             self.writer.write(chunk);
         }

@@ -17,7 +17,7 @@ use super::b2bua::Side;
 pub const RECORDINGS_TABLE: &str = "media.recordings";
 
 /// What is kept about a finished recording (R-REC-1, R-REC-3).
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq)]
 pub struct RecordingMeta {
     pub file_name: String,
     pub call_id: String,
@@ -53,15 +53,27 @@ pub struct MediaCalls {
 }
 
 impl MediaCalls {
+    /// Takes over the runtime; recordings that the runtime repaired at start-up (left
+    /// unfinished by a crash) get their call record completed and marked incomplete.
     pub fn new(runtime: MediaRuntime, store: Store) -> MediaCalls {
         for r in runtime.repaired() {
-            warn!(file = ?r, "recording repaired after an unclean stop");
+            let mut meta = store
+                .get_json::<RecordingMeta>(RECORDINGS_TABLE, &r.file_name)
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| RecordingMeta { file_name: r.file_name.clone(), ..RecordingMeta::default() });
+            meta.duration_ms = r.duration_ms;
+            meta.bytes = r.bytes;
+            meta.sha256 = r.sha256.clone();
+            meta.complete = false;
+            meta.ended_unix = meta.started_unix + r.duration_ms / 1000;
+            meta.problems = vec!["repaired after an unclean stop".into()];
+            meta.problems.extend(r.problems.iter().cloned());
+            if let Err(e) = store.put_json(RECORDINGS_TABLE, &r.file_name, &meta) {
+                warn!(file = %r.file_name, error = %e, "cannot mark the repaired recording in its call record");
+            }
         }
-        MediaCalls {
-            runtime,
-            calls: HashMap::new(),
-            store,
-        }
+        MediaCalls { runtime, calls: HashMap::new(), store }
     }
 
     /// The device answered: take its SDP answer and bridge the two legs.
@@ -93,6 +105,19 @@ impl MediaCalls {
             Ok(rec) => {
                 if let Some(cm) = self.calls.get_mut(&call) {
                     info!(call, file = %name, "recording");
+                    // The call record exists from the first second, so a crash leaves it
+                    // pointing at the (repairable) file.
+                    let meta = RecordingMeta {
+                        file_name: format!("{name}.wav"),
+                        call_id: cm.call_id.clone(),
+                        caller: cm.caller_number.clone(),
+                        callee: cm.callee.clone(),
+                        started_unix: started,
+                        problems: vec!["in progress".into()],
+                        ..RecordingMeta::default()
+                    };
+                    let store = self.store.clone();
+                    tokio::task::spawn_blocking(move || store.put_json(RECORDINGS_TABLE, &meta.file_name.clone(), &meta));
                     cm.recording = Some((rec, started));
                 }
             }

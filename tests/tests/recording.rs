@@ -1,0 +1,189 @@
+//! Recording of bridged calls through the real server (R-REC-1): a stereo WAV per call with
+//! its metadata in the store, and nothing lost when the server is killed mid-call.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use madoguchi_tests::sipp::{Device, Sipp};
+use madoguchi_tests::{server_bin, Server, ServerOptions};
+
+/// The fields of a recording's call record this test reads.
+#[derive(Debug)]
+struct Meta {
+    file_name: String,
+    duration_ms: u64,
+    bytes: u64,
+    sha256: String,
+    complete: bool,
+    problems: String,
+}
+
+fn recordings_of(data: &Path) -> Vec<Meta> {
+    let out = Command::new(server_bin())
+        .args(["recording", "list", "--data"])
+        .arg(data)
+        .output()
+        .expect("run madoguchi recording list");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let field = |k: &str| -> String {
+                let key = format!("\"{k}\":");
+                let rest = &l[l.find(&key).unwrap_or_else(|| panic!("{k} in {l}")) + key.len()..];
+                if let Some(r) = rest.strip_prefix('"') {
+                    r[..r.find('"').unwrap()].to_string()
+                } else if let Some(r) = rest.strip_prefix('[') {
+                    r[..r.find(']').unwrap()].to_string()
+                } else {
+                    rest[..rest.find([',', '}']).unwrap()].to_string()
+                }
+            };
+            Meta {
+                file_name: field("file_name"),
+                duration_ms: field("duration_ms").parse().unwrap(),
+                bytes: field("bytes").parse().unwrap(),
+                sha256: field("sha256"),
+                complete: field("complete") == "true",
+                problems: field("problems"),
+            }
+        })
+        .collect()
+}
+
+/// Checks a WAV is a well-formed 8 kHz 16-bit stereo file whose sizes match the file, and
+/// returns its duration in ms.
+fn check_wav(path: &Path) -> u64 {
+    let b = std::fs::read(path).unwrap();
+    assert!(b.len() >= 44, "{}: too short", path.display());
+    assert_eq!(&b[0..4], b"RIFF");
+    assert_eq!(&b[8..12], b"WAVE");
+    let riff = u32::from_le_bytes(b[4..8].try_into().unwrap()) as usize;
+    assert_eq!(riff, b.len() - 8, "{}: RIFF size", path.display());
+    let channels = u16::from_le_bytes(b[22..24].try_into().unwrap());
+    let rate = u32::from_le_bytes(b[24..28].try_into().unwrap());
+    let bits = u16::from_le_bytes(b[34..36].try_into().unwrap());
+    assert_eq!((channels, rate, bits), (2, 8000, 16), "{}", path.display());
+    // Find the data chunk and check its size matches what is on disk.
+    let mut pos = 12;
+    while pos + 8 <= b.len() {
+        let id = &b[pos..pos + 4];
+        let size = u32::from_le_bytes(b[pos + 4..pos + 8].try_into().unwrap()) as usize;
+        if id == b"data" {
+            assert_eq!(pos + 8 + size, b.len(), "{}: data size", path.display());
+            return (size as u64 / 4) * 1000 / 8000;
+        }
+        pos += 8 + size + (size & 1);
+    }
+    panic!("{}: no data chunk", path.display())
+}
+
+fn sha256_hex(path: &Path) -> String {
+    let out = Command::new("sha256sum").arg(path).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or("").to_string()
+}
+
+fn wavs(dir: &Path, suffix: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    v.retain(|p| p.to_string_lossy().ends_with(suffix));
+    v.sort();
+    v
+}
+
+#[test]
+fn a_bridged_call_is_recorded_with_its_call_record() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(ServerOptions { data: Some(data.path().to_path_buf()), ..ServerOptions::default() }).unwrap();
+    let desk =
+        Device::start(server.sip, "1001", "zama1001", Sipp::new("device_answer.xml", server.sip).set("answer_ms", "0"))
+            .unwrap();
+    Sipp::new("caller.xml", server.sip).service("1001").set("hold_ms", "1500").run().unwrap();
+    desk.finish().unwrap();
+    // The recording is finished off the SIP path: wait for the file to leave its .part name.
+    let dir = data.path().join("recordings");
+    let t0 = Instant::now();
+    while wavs(&dir, ".wav").is_empty() || !wavs(&dir, ".part").is_empty() {
+        assert!(t0.elapsed() < Duration::from_secs(10), "recording not finished: {:?}", wavs(&dir, ""));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300)); // the metadata write follows the rename
+    drop(server);
+    let metas = recordings_of(data.path());
+    assert_eq!(metas.len(), 1, "{metas:?}");
+    let m = &metas[0];
+    assert!(m.complete, "{m:?}");
+    let file = dir.join(&m.file_name);
+    let duration = check_wav(&file);
+    assert_eq!(duration, m.duration_ms);
+    assert!((1300..=2500).contains(&duration), "the call was held 1.5 s; recorded {duration} ms");
+    assert_eq!(sha256_hex(&file), m.sha256, "stored checksum matches the file");
+    assert_eq!(std::fs::metadata(&file).unwrap().len(), m.bytes);
+}
+
+#[test]
+fn kill_9_mid_call_leaves_every_recording_playable() {
+    const CALLS: usize = 20;
+    let data = tempfile::tempdir().unwrap();
+    let opts = || ServerOptions { data: Some(data.path().to_path_buf()), ..ServerOptions::default() };
+    let mut server = Server::start(opts()).unwrap();
+    let sip = server.sip;
+    let uas = Sipp::new("device_answer.xml", sip)
+        .set("answer_ms", "0")
+        .arg("-m")
+        .arg(&CALLS.to_string())
+        .arg("-timeout")
+        .arg("120s");
+    let desk = Device::start(sip, "1001", "zama1001", uas).unwrap();
+    let callers = Sipp::new("caller.xml", sip)
+        .service("1001")
+        .set("hold_ms", "60000")
+        .arg("-m")
+        .arg(&CALLS.to_string())
+        .arg("-r")
+        .arg("20")
+        .arg("-l")
+        .arg(&CALLS.to_string())
+        .arg("-timeout")
+        .arg("120s")
+        .spawn()
+        .unwrap();
+    // Wait until all 20 calls are being recorded, let them run, then crash the server.
+    let dir = data.path().join("recordings");
+    let t0 = Instant::now();
+    while wavs(&dir, ".part").len() < CALLS {
+        assert!(t0.elapsed() < Duration::from_secs(30), "only {} recordings started", wavs(&dir, ".part").len());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let all_started = t0.elapsed();
+    std::thread::sleep(Duration::from_secs(3));
+    let killed_at = t0.elapsed();
+    server.kill9();
+    drop(callers);
+    drop(desk);
+    // Restart on the same data: the media runtime repairs every unfinished file.
+    let server = Server::start(ServerOptions { users: vec![], sip_port: Some(sip.port()), ..opts() }).unwrap();
+    drop(server);
+    assert!(wavs(&dir, ".part").is_empty(), "unrepaired files: {:?}", wavs(&dir, ".part"));
+    let files = wavs(&dir, ".wav");
+    assert_eq!(files.len(), CALLS, "{files:?}");
+    let metas = recordings_of(data.path());
+    assert_eq!(metas.len(), CALLS, "one call record per recording");
+    // Each recording lasts from its start until the kill, to within a second.
+    let longest = (killed_at.as_millis() + 1000) as u64;
+    let shortest = (killed_at - all_started).as_millis().saturating_sub(1000) as u64;
+    for m in &metas {
+        let file = dir.join(&m.file_name);
+        let duration = check_wav(&file);
+        assert_eq!(duration, m.duration_ms, "{m:?}");
+        assert!(
+            (shortest..=longest).contains(&duration),
+            "{}: {duration} ms recorded, expected {shortest}..={longest}",
+            m.file_name
+        );
+        assert!(!m.complete && m.problems.contains("repaired"), "marked in the call record: {m:?}");
+        assert_eq!(sha256_hex(&file), m.sha256);
+    }
+}
