@@ -16,6 +16,9 @@ use std::time::Duration;
 pub struct MediaConfig {
     /// RTP ports; every even port `p` with `p + 1` inside is one leg's
     /// RTP/RTCP pair, so the range bounds the number of concurrent legs.
+    /// Keep it outside the kernel's ephemeral range
+    /// (`/proc/sys/net/ipv4/ip_local_port_range`, 32768-60999 on Linux),
+    /// where outgoing sockets of any process may already sit; busy ports are skipped.
     pub rtp_ports: RangeInclusive<u16>,
     /// The recordings directory (capability: nothing outside it is reachable).
     pub recordings: Dir,

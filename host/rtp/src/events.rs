@@ -60,11 +60,11 @@ pub struct LegStats {
     pub send_errors: u64,
     /// Pacer: sends recorded.
     pub paced: u64,
-    /// Pacer: median lateness against the drift-free schedule, microseconds.
+    /// Pacer: median send-time error (early or late) against the drift-free schedule, microseconds.
     pub pace_p50_us: u64,
-    /// Pacer: 99th percentile lateness, microseconds.
+    /// Pacer: 99th percentile send-time error, microseconds.
     pub pace_p99_us: u64,
-    /// Pacer: worst lateness, microseconds.
+    /// Pacer: worst send-time error, microseconds.
     pub pace_max_us: u64,
     /// Pacer: packets skipped after a stall (stream kept on schedule).
     pub pace_skipped: u64,

@@ -12,7 +12,11 @@ use std::time::{Duration, Instant};
 /// Position of `frames` (payloads) as a contiguous run inside `got`.
 fn find_run(got: &[Pkt], frames: &[Vec<u8>]) -> Option<usize> {
     let start = got.iter().position(|p| p.payload == frames[0])?;
-    let run: Vec<&Vec<u8>> = got[start..].iter().take(frames.len()).map(|p| &p.payload).collect();
+    let run: Vec<&Vec<u8>> = got[start..]
+        .iter()
+        .take(frames.len())
+        .map(|p| &p.payload)
+        .collect();
     (run.len() == frames.len() && run.iter().zip(frames).all(|(a, b)| *a == b)).then_some(start)
 }
 
@@ -30,7 +34,8 @@ async fn pcmu_to_pcma_bridge_with_dtmf_across_and_continuity() {
     let a = rt.open_leg("caller", LO).await.unwrap();
     let mut b = rt.open_leg("staff", LO).await.unwrap();
     assert!(matches!(bridge(&a, &b), Err(MediaError::NotNegotiated(_))));
-    a.answer(pa.offer(&[Law::Ulaw], Some(101)).as_bytes()).unwrap();
+    a.answer(pa.offer(&[Law::Ulaw], Some(101)).as_bytes())
+        .unwrap();
     let _ = b.offer();
     let b_answer = offer_sdp(pb.addr.port(), &[Law::Alaw], Some(96), "sendrecv");
     b.accept_answer(b_answer.as_bytes()).unwrap();
@@ -44,8 +49,16 @@ async fn pcmu_to_pcma_bridge_with_dtmf_across_and_continuity() {
     let t0 = Instant::now() + Duration::from_millis(50);
     let mut txa = RtpSender::with_initial(0, 0xA, 1, 0);
     let mut txb = RtpSender::with_initial(8, 0xB, 1, 0);
-    let ja = pa.play_script(a.local_rtp(), t0, rtp_script(&mut txa, Law::Ulaw, &sa, 0, &[], 101));
-    let jb = pb.play_script(b.local_rtp(), t0, rtp_script(&mut txb, Law::Alaw, &sb, 0, &[('7', 500, 100)], 96));
+    let ja = pa.play_script(
+        a.local_rtp(),
+        t0,
+        rtp_script(&mut txa, Law::Ulaw, &sa, 0, &[], 101),
+    );
+    let jb = pb.play_script(
+        b.local_rtp(),
+        t0,
+        rtp_script(&mut txb, Law::Alaw, &sb, 0, &[('7', 500, 100)], 96),
+    );
     ja.await.unwrap();
     jb.await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -59,7 +72,10 @@ async fn pcmu_to_pcma_bridge_with_dtmf_across_and_continuity() {
         .map(|f| f.iter().map(|&c| u2a.map(c)).collect())
         .collect();
     let got_b: Vec<Pkt> = pb.packets().into_iter().filter(|p| p.pt == 8).collect();
-    assert!(find_run(&got_b, &expect_b).is_some(), "A's audio not found at B");
+    assert!(
+        find_run(&got_b, &expect_b).is_some(),
+        "A's audio not found at B"
+    );
     // And B's reaches A as μ-law.
     let a2u = Transcoder::new(Law::Alaw, Law::Ulaw);
     let expect_a: Vec<Vec<u8>> = encoded_frames(Law::Alaw, &sb)
@@ -80,18 +96,31 @@ async fn pcmu_to_pcma_bridge_with_dtmf_across_and_continuity() {
     let events_at_a: Vec<&Pkt> = all_a.iter().filter(|p| p.pt == 101).collect();
     assert!(events_at_a.len() >= 5, "{}", events_at_a.len());
     assert!(events_at_a.iter().all(|p| p.payload[0] == 7));
-    let digit = wait_event(&mut b, Duration::from_secs(1), |e| matches!(e, LegEvent::Digit(_))).await;
+    let digit = wait_event(&mut b, Duration::from_secs(1), |e| {
+        matches!(e, LegEvent::Digit(_))
+    })
+    .await;
     assert!(matches!(digit, Some(LegEvent::Digit(d)) if d.digit == '7'));
 
     // One stream at A's phone from answer to after un-bridging: same SSRC, no sequence gap.
-    assert!(all_a.iter().all(|p| p.ssrc == all_a[0].ssrc && p.from == a.local_rtp()));
+    assert!(all_a
+        .iter()
+        .all(|p| p.ssrc == all_a[0].ssrc && p.from == a.local_rtp()));
     for w in all_a.windows(2) {
         assert_eq!(w[1].seq, w[0].seq.wrapping_add(1));
     }
     // After un-bridging A hears its idle fill again (comfort noise), paced.
-    let after: Vec<&Pkt> = all_a.iter().filter(|p| p.at > t0 + Duration::from_millis(1250)).collect();
+    let after: Vec<&Pkt> = all_a
+        .iter()
+        .filter(|p| p.at > t0 + Duration::from_millis(1250))
+        .collect();
     assert!(after.len() >= 10, "{}", after.len());
-    assert!(after.last().unwrap().payload.iter().all(|&c| Law::Ulaw.decode(c).abs() <= 8));
+    assert!(after
+        .last()
+        .unwrap()
+        .payload
+        .iter()
+        .all(|&c| Law::Ulaw.decode(c).abs() <= 8));
     let sa_stats = a.stats().await.unwrap();
     assert_eq!(sa_stats.relay.transcoded, 50, "{:?}", sa_stats.relay);
     assert!(sa_stats.relay.dtmf >= 5);
@@ -113,8 +142,14 @@ async fn peer_leg_closing_ends_the_bridge() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let during = pa.packets().len();
     b.close().await;
-    let e = wait_event(&mut a, Duration::from_secs(1), |e| *e == LegEvent::BridgePeerGone).await;
+    let e = wait_event(&mut a, Duration::from_secs(1), |e| {
+        *e == LegEvent::BridgePeerGone
+    })
+    .await;
     assert_eq!(e, Some(LegEvent::BridgePeerGone));
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(pa.packets().len() >= during + 10, "A gets its idle fill again");
+    assert!(
+        pa.packets().len() >= during + 10,
+        "A gets its idle fill again"
+    );
 }

@@ -15,13 +15,19 @@ async fn prompt_arrives_complete_in_order_and_paced() {
     let (rt, _tmp) = runtime(41000..=41009);
     let peer = Peer::new().await;
     let mut leg = rt.open_leg("play", LO).await.unwrap();
-    let answer = leg.answer(peer.offer(&[Law::Ulaw], Some(101)).as_bytes()).unwrap();
+    let answer = leg
+        .answer(peer.offer(&[Law::Ulaw], Some(101)).as_bytes())
+        .unwrap();
     assert!(answer.contains(&format!("m=audio {} RTP/AVP 0 101", leg.local_rtp().port())));
     // 1 s prompt: a ramp no idle fill could produce.
     let pcm: Vec<i16> = (0..8000).map(|i| ((i * 7) % 8000) as i16 - 4000).collect();
     let id = leg.play(vec![Prompt::from_pcm(pcm.clone())], false);
     assert_eq!(
-        wait_event(&mut leg, Duration::from_secs(3), |e| matches!(e, LegEvent::PlayFinished(_))).await,
+        wait_event(&mut leg, Duration::from_secs(3), |e| matches!(
+            e,
+            LegEvent::PlayFinished(_)
+        ))
+        .await,
         Some(LegEvent::PlayFinished(id))
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -75,7 +81,8 @@ async fn digits_from_all_three_sources_once_each_in_order_with_barge_in() {
     let (rt, _tmp) = runtime(41010..=41019);
     let peer = Peer::new().await;
     let mut leg = rt.open_leg("digits", LO).await.unwrap();
-    leg.answer(peer.offer(&[Law::Ulaw], Some(101)).as_bytes()).unwrap();
+    leg.answer(peer.offer(&[Law::Ulaw], Some(101)).as_bytes())
+        .unwrap();
     let prompt = leg.play(vec![Prompt::from_pcm(vec![3000; 8000 * 10])], true);
     // 1: in-band only at 400 ms. 2: INFO at 1000 ms. 3: tones AND RFC 4733 at 1600 ms.
     // 4: INFO AND RFC 4733 at 2200 ms. 5: RFC 4733 only at 2800 ms. 5 again at 3200 ms.
@@ -86,13 +93,22 @@ async fn digits_from_all_three_sources_once_each_in_order_with_barge_in() {
         Law::Ulaw,
         &pcm,
         0,
-        &[('3', 1600, 100), ('4', 2200, 100), ('5', 2800, 100), ('5', 3200, 100)],
+        &[
+            ('3', 1600, 100),
+            ('4', 2200, 100),
+            ('5', 2800, 100),
+            ('5', 3200, 100),
+        ],
         101,
     );
     let t0 = Instant::now();
     let sending = peer.play_script(leg.local_rtp(), t0, script);
     tokio::time::sleep_until((t0 + Duration::from_millis(1000)).into()).await;
-    assert_eq!(leg.dtmf_from_info("Signal=2\r\nDuration=160\r\n", "application/dtmf-relay").unwrap(), '2');
+    assert_eq!(
+        leg.dtmf_from_info("Signal=2\r\nDuration=160\r\n", "application/dtmf-relay")
+            .unwrap(),
+        '2'
+    );
     tokio::time::sleep_until((t0 + Duration::from_millis(2230)).into()).await;
     leg.dtmf_from_info("4", "application/dtmf").unwrap();
     assert!(matches!(
@@ -120,7 +136,10 @@ async fn digits_from_all_three_sources_once_each_in_order_with_barge_in() {
         .map(|(i, _)| i)
         .collect();
     assert_eq!(interrupted.len(), 1, "{events:?}");
-    let second_digit = events.iter().position(|e| matches!(e, LegEvent::Digit(d) if d.digit == '2')).unwrap();
+    let second_digit = events
+        .iter()
+        .position(|e| matches!(e, LegEvent::Digit(d) if d.digit == '2'))
+        .unwrap();
     assert!(interrupted[0] < second_digit);
     let stats = leg.stats().await.unwrap();
     assert!(stats.digits_suppressed >= 2, "{stats:?}");
@@ -135,16 +154,23 @@ async fn symmetric_latching_and_garbage_is_dropped_and_counted() {
     let phone = Peer::new().await;
     let stranger = Peer::new().await;
     let mut leg = rt.open_leg("latch", LO).await.unwrap();
-    leg.answer(decoy.offer(&[Law::Ulaw], Some(101)).as_bytes()).unwrap();
+    leg.answer(decoy.offer(&[Law::Ulaw], Some(101)).as_bytes())
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(decoy.packets().len() >= 5, "we send to the SDP address until latched");
+    assert!(
+        decoy.packets().len() >= 5,
+        "we send to the SDP address until latched"
+    );
     assert!(phone.packets().is_empty());
 
     let t0 = Instant::now();
     let mut tx = RtpSender::with_initial(0, 0xAAAA, 1, 0);
     let script = rtp_script(&mut tx, Law::Ulaw, &noise(3, 8000 * 2, 500), 0, &[], 101);
     let sending = phone.play_script(leg.local_rtp(), t0, script);
-    let latched = wait_event(&mut leg, Duration::from_secs(2), |e| matches!(e, LegEvent::RemoteLatched(_))).await;
+    let latched = wait_event(&mut leg, Duration::from_secs(2), |e| {
+        matches!(e, LegEvent::RemoteLatched(_))
+    })
+    .await;
     assert_eq!(latched, Some(LegEvent::RemoteLatched(phone.addr)));
 
     // While the phone talks: a stranger with valid RTP, garbage, wrong PT, an SSRC flood from the phone's address.
@@ -154,8 +180,16 @@ async fn symmetric_latching_and_garbage_is_dropped_and_counted() {
     for i in 0..100u32 {
         st.audio(&[0xFF; 160], 160, &mut buf);
         stranger.sock.send_to(&buf, leg.local_rtp()).await.unwrap();
-        stranger.sock.send_to(&[0x80, 0, 1], leg.local_rtp()).await.unwrap(); // short
-        stranger.sock.send_to(&[0x13; 200], leg.local_rtp()).await.unwrap(); // version 0
+        stranger
+            .sock
+            .send_to(&[0x80, 0, 1], leg.local_rtp())
+            .await
+            .unwrap(); // short
+        stranger
+            .sock
+            .send_to(&[0x13; 200], leg.local_rtp())
+            .await
+            .unwrap(); // version 0
         let mut wrong = RtpSender::with_initial(13, 0xAAAA, i as u16, 0);
         wrong.audio(&[0; 10], 10, &mut buf);
         phone.sock.send_to(&buf, leg.local_rtp()).await.unwrap(); // comfort-noise PT
@@ -175,7 +209,10 @@ async fn symmetric_latching_and_garbage_is_dropped_and_counted() {
     assert_eq!(stats.wrong_payload_type, 100);
     assert_eq!(stats.foreign_ssrc, 100);
     assert_eq!(stats.rtp.ssrc_changes, 0);
-    assert_eq!(stats.rtp.packets, 100, "the phone's 2 s of audio all accepted");
+    assert_eq!(
+        stats.rtp.packets, 100,
+        "the phone's 2 s of audio all accepted"
+    );
     assert_eq!(stats.remote, Some(phone.addr));
     // Our stream went to the phone after latching, never to the stranger.
     assert!(phone.packets().len() >= 50);
@@ -185,16 +222,28 @@ async fn symmetric_latching_and_garbage_is_dropped_and_counted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rtp_timeout_and_resume() {
-    let (rt, _tmp) = runtime_with(41030..=41039, |c| c.rtp_timeout = Duration::from_millis(300));
+    let (rt, _tmp) = runtime_with(41030..=41039, |c| {
+        c.rtp_timeout = Duration::from_millis(300)
+    });
     let phone = Peer::new().await;
     let mut leg = rt.open_leg("timeout", LO).await.unwrap();
-    leg.answer(phone.offer(&[Law::Ulaw], None).as_bytes()).unwrap();
-    let e = wait_event(&mut leg, Duration::from_secs(2), |e| *e == LegEvent::RtpTimeout).await;
+    leg.answer(phone.offer(&[Law::Ulaw], None).as_bytes())
+        .unwrap();
+    let e = wait_event(&mut leg, Duration::from_secs(2), |e| {
+        *e == LegEvent::RtpTimeout
+    })
+    .await;
     assert_eq!(e, Some(LegEvent::RtpTimeout));
     let mut tx = RtpSender::with_initial(0, 1, 1, 0);
     let script = rtp_script(&mut tx, Law::Ulaw, &noise(1, 1600, 100), 0, &[], 101);
-    phone.play_script(leg.local_rtp(), Instant::now(), script).await.unwrap();
-    let e = wait_event(&mut leg, Duration::from_secs(1), |e| *e == LegEvent::RtpResumed).await;
+    phone
+        .play_script(leg.local_rtp(), Instant::now(), script)
+        .await
+        .unwrap();
+    let e = wait_event(&mut leg, Duration::from_secs(1), |e| {
+        *e == LegEvent::RtpResumed
+    })
+    .await;
     assert_eq!(e, Some(LegEvent::RtpResumed));
 }
 
@@ -205,7 +254,10 @@ async fn ports_are_bounded_and_freed_on_drop() {
     let a = rt.open_leg("a", LO).await.unwrap();
     let b = rt.open_leg("b", LO).await.unwrap();
     assert_ne!(a.local_rtp(), b.local_rtp());
-    assert!(matches!(rt.open_leg("c", LO).await, Err(MediaError::PortsExhausted)));
+    assert!(matches!(
+        rt.open_leg("c", LO).await,
+        Err(MediaError::PortsExhausted)
+    ));
     let port_a = a.local_rtp().port();
     drop(a); // the task ends asynchronously; the pair comes back when it has
     let mut reopened = None;
@@ -221,7 +273,10 @@ async fn ports_are_bounded_and_freed_on_drop() {
     // close() waits for the task: the pair is free right after.
     b.close().await;
     let d = rt.open_leg("d", LO).await.unwrap();
-    assert!(std::net::UdpSocket::bind((LO, c.local_rtp().port())).is_err(), "c still holds its port");
+    assert!(
+        std::net::UdpSocket::bind((LO, c.local_rtp().port())).is_err(),
+        "c still holds its port"
+    );
     drop((c, d));
 }
 
@@ -233,7 +288,39 @@ async fn sdp_errors_map_to_488() {
     let e = leg.answer(g722.as_bytes()).unwrap_err();
     assert!(e.is_not_acceptable(), "{e}");
     assert!(!leg.answer(b"garbage").unwrap_err().is_not_acceptable());
-    assert!(matches!(leg.answer(&[0xFF, 0xFE]), Err(MediaError::SdpNotUtf8)));
-    assert!(matches!(leg.accept_answer(g722.as_bytes()), Err(MediaError::NoOfferOutstanding)));
+    assert!(matches!(
+        leg.answer(&[0xFF, 0xFE]),
+        Err(MediaError::SdpNotUtf8)
+    ));
+    assert!(matches!(
+        leg.accept_answer(g722.as_bytes()),
+        Err(MediaError::NoOfferOutstanding)
+    ));
     assert!(leg.negotiated().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_after_a_stall_still_yields_each_press_once() {
+    let (rt, _tmp) = runtime(41048..=41051);
+    let peer = Peer::new().await;
+    let mut leg = rt.open_leg("burst", LO).await.unwrap();
+    leg.answer(peer.offer(&[Law::Ulaw], Some(101)).as_bytes()).unwrap();
+    // '3' as tones AND RFC 4733; '4' as RFC 4733 AND (earlier, by the stall) SIP INFO.
+    let pcm = audio_with_tones(2000, &[('3', 400)]);
+    let mut tx = RtpSender::with_initial(0, 0x77, 1, 0);
+    let script = rtp_script(&mut tx, Law::Ulaw, &pcm, 0, &[('3', 400, 100), ('4', 1000, 100)], 101);
+    leg.dtmf_from_info("Signal=4", "application/dtmf-relay").unwrap();
+    // Everything at once, as a network or scheduler stall delivers it.
+    let all: Vec<(u64, Vec<u8>)> = script.into_iter().map(|(_, p)| (0, p)).collect();
+    peer.play_script(leg.local_rtp(), Instant::now(), all).await.unwrap();
+    let events = events_for(&mut leg, Duration::from_millis(600)).await;
+    let keys: String = events
+        .iter()
+        .filter_map(|e| match e {
+            LegEvent::Digit(d) => Some(d.digit),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(keys, "43", "{events:?}");
+    assert!(leg.stats().await.unwrap().digits_suppressed >= 2);
 }

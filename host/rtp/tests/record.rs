@@ -24,11 +24,18 @@ async fn stereo_recording_channels_match_each_side_in_time() {
     let pb = Peer::new().await;
     let caller = rt.open_leg("rec-caller", LO).await.unwrap();
     let staff = rt.open_leg("rec-staff", LO).await.unwrap();
-    caller.answer(pa.offer(&[Law::Ulaw], Some(101)).as_bytes()).unwrap();
-    staff.answer(pb.offer(&[Law::Alaw], None).as_bytes()).unwrap();
+    caller
+        .answer(pa.offer(&[Law::Ulaw], Some(101)).as_bytes())
+        .unwrap();
+    staff
+        .answer(pb.offer(&[Law::Alaw], None).as_bytes())
+        .unwrap();
 
     let rec = caller.record("call-42").await.unwrap();
-    assert!(matches!(caller.record("again").await, Err(MediaError::AlreadyRecording(_))));
+    assert!(matches!(
+        caller.record("again").await,
+        Err(MediaError::AlreadyRecording(_))
+    ));
     let prompt = noise(9, 4800, 3000); // 600 ms
     caller.play(vec![Prompt::from_pcm(prompt.clone())], false);
     let sa = noise(1, 8000 * 3, 3000); // the caller talks for 3 s from t0
@@ -36,10 +43,18 @@ async fn stereo_recording_channels_match_each_side_in_time() {
     let t0 = Instant::now() + Duration::from_millis(100);
     let mut txa = RtpSender::with_initial(0, 0xA, 1, 0);
     let mut txb = RtpSender::with_initial(8, 0xB, 1, 0);
-    let ja = pa.play_script(caller.local_rtp(), t0, rtp_script(&mut txa, Law::Ulaw, &sa, 0, &[], 101));
+    let ja = pa.play_script(
+        caller.local_rtp(),
+        t0,
+        rtp_script(&mut txa, Law::Ulaw, &sa, 0, &[], 101),
+    );
     tokio::time::sleep_until((t0 + Duration::from_millis(1000)).into()).await;
     let br = bridge(&caller, &staff).unwrap();
-    let jb = pb.play_script(staff.local_rtp(), t0 + Duration::from_millis(1100), rtp_script(&mut txb, Law::Alaw, &sb, 0, &[], 101));
+    let jb = pb.play_script(
+        staff.local_rtp(),
+        t0 + Duration::from_millis(1100),
+        rtp_script(&mut txb, Law::Alaw, &sb, 0, &[], 101),
+    );
     ja.await.unwrap();
     jb.await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -70,8 +85,14 @@ async fn stereo_recording_channels_match_each_side_in_time() {
     assert!(ncc(&left, &cb[4000..5600], (pos_b + 4000) as usize).abs() < 0.2);
     // Time alignment: staff started 1100 ms after the caller; prompt before both.
     let d = pos_b - pos_a;
-    assert!((d - 8800).abs() <= 240, "staff {pos_b} - caller {pos_a} = {d} samples, want ~8800");
-    assert!(pos_p >= 0 && pos_p < pos_a + 800, "prompt at {pos_p}, caller at {pos_a}");
+    assert!(
+        (d - 8800).abs() <= 240,
+        "staff {pos_b} - caller {pos_a} = {d} samples, want ~8800"
+    );
+    assert!(
+        pos_p >= 0 && pos_p < pos_a + 800,
+        "prompt at {pos_p}, caller at {pos_a}"
+    );
     // Duration covers the call.
     assert!(summary.duration_ms >= 2900, "{}", summary.duration_ms);
     // The caller's stats show nothing lost.
@@ -85,7 +106,9 @@ async fn closing_the_leg_finishes_the_recording() {
     let (rt, tmp) = runtime(41210..=41213);
     let pa = Peer::new().await;
     let caller = rt.open_leg("rec-close", LO).await.unwrap();
-    caller.answer(pa.offer(&[Law::Ulaw], None).as_bytes()).unwrap();
+    caller
+        .answer(pa.offer(&[Law::Ulaw], None).as_bytes())
+        .unwrap();
     let rec = caller.record("closed-early").await.unwrap();
     caller.play(vec![Prompt::from_pcm(noise(4, 4000, 2000))], false);
     tokio::time::sleep(Duration::from_millis(700)).await;
@@ -97,7 +120,10 @@ async fn closing_the_leg_finishes_the_recording() {
     assert!(!tmp.path().join("closed-early.wav.part").exists());
     // Bad names are refused before anything is created.
     let leg = rt.open_leg("rec-bad", LO).await.unwrap();
-    assert!(matches!(leg.record("../escape").await, Err(MediaError::Recording(_))));
+    assert!(matches!(
+        leg.record("../escape").await,
+        Err(MediaError::Recording(_))
+    ));
     // ... and the leg can record after a refusal.
     let ok = leg.record("fine").await.unwrap();
     assert!(ok.stop().await.unwrap().complete);
@@ -111,7 +137,8 @@ fn unfinished_recordings_are_repaired_at_start() {
     bytes.extend(std::iter::repeat_n(0x11u8, 32_000));
     std::fs::write(tmp.path().join("crashed.wav.part"), &bytes).unwrap();
     let dir = cap_std::fs::Dir::open_ambient_dir(tmp.path(), cap_std::ambient_authority()).unwrap();
-    let rt = madoguchi_rtp::MediaRuntime::new(madoguchi_rtp::MediaConfig::new(41220..=41223, dir)).unwrap();
+    let rt = madoguchi_rtp::MediaRuntime::new(madoguchi_rtp::MediaConfig::new(41220..=41223, dir))
+        .unwrap();
     let rep = rt.repaired();
     assert_eq!(rep.len(), 1);
     assert_eq!(rep[0].file_name, "crashed.wav");

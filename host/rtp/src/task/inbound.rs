@@ -17,7 +17,7 @@ use tokio::sync::mpsc::error::TrySendError;
 /// Frames released from the jitter buffer per wake-up at most.
 const MAX_FRAMES: usize = 256;
 /// In-band detection confirms a key about this long after it went down.
-const INBAND_DELAY: Duration = Duration::from_millis(30);
+const INBAND_DELAY: Duration = Duration::from_millis(40);
 
 impl LegTask {
     pub(super) fn on_rtp_datagram(&mut self, n: usize, from: SocketAddr, now: Instant) {
@@ -105,6 +105,9 @@ impl LegTask {
         } else {
             self.jitter
                 .push(ssrc, ts, payload.len() as u32, payload.to_vec(), now);
+            // Release audio now, in packet order with the telephone-events
+            // around it, so a burst (after a stall) is analysed in order.
+            self.poll_jitter(now);
         }
     }
 
@@ -150,7 +153,8 @@ impl LegTask {
                 self.inband.process(&self.pcm, &mut self.inband_events);
                 for e in self.inband_events.drain(..) {
                     if let InbandEvent::Pressed { digit, .. } = e {
-                        pressed.push((digit, f.at.checked_sub(INBAND_DELAY).unwrap_or(f.at)));
+                        // Key-down on the same clock as RFC 4733 (`started` = arrival) and INFO.
+                        pressed.push((digit, now.checked_sub(INBAND_DELAY).unwrap_or(now)));
                     }
                 }
             }

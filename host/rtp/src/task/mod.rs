@@ -11,6 +11,7 @@ use crate::config::LegConfig;
 use crate::events::{LegEvent, LegStats, PlayId};
 use crate::latch::SourceFilter;
 use madoguchi_media::bridge::{LegFormat, Relay, RelayStats};
+use madoguchi_media::dtmf::stream::CROSS_SOURCE_WINDOW;
 use madoguchi_media::dtmf::{DigitSource, DigitStream, EventReceiver, InbandDetector, InbandEvent};
 use madoguchi_media::jitter::JitterBuffer;
 use madoguchi_media::pacing::{LatenessStats, Pacer};
@@ -18,12 +19,15 @@ use madoguchi_media::prompt::{PlayRequest, Prompt, PromptPlayer};
 use madoguchi_media::rtp::{ReceiverConfig, RtpReceiver, RtpSender};
 use madoguchi_media::sdp::Negotiated;
 use rec::{RecStart, RecState};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
+
+/// Accepted digits remembered for cross-source de-duplication.
+const RECENT_DIGITS: usize = 4;
 
 /// Datagrams read per wake-up before the timers get their turn (bounds a flood's grip).
 const MAX_DRAIN: usize = 64;
@@ -132,6 +136,7 @@ pub(crate) struct LegTask {
     inband_events: Vec<InbandEvent>,
     digits: Option<DigitStream>,
     rfc4733_seen: bool,
+    recent_digits: VecDeque<(char, Instant, DigitSource)>,
 
     sender: Option<(RtpSender, u8)>,
     player: PromptPlayer,
@@ -186,6 +191,7 @@ impl LegTask {
             inband_events: Vec::new(),
             digits: None,
             rfc4733_seen: false,
+            recent_digits: VecDeque::with_capacity(RECENT_DIGITS),
             sender: None,
             plays: HashMap::new(),
             play_left: HashMap::new(),
@@ -293,7 +299,7 @@ impl LegTask {
         };
         if self.should_pace() {
             at(Some(match (&self.pacer, self.pacing) {
-                (Some(p), true) => p.next_due(),
+                (Some(p), true) => p.next_due().checked_sub(outbound::EARLY).unwrap_or(now),
                 _ => now,
             }));
         }
@@ -450,13 +456,30 @@ impl LegTask {
         self.media = Some(Media { neg, dest });
     }
 
+    /// One digit from any source into the de-duplicated stream. Besides
+    /// [`DigitStream`]'s rules (it compares with the LAST accepted digit), a
+    /// digit equal to any of the last few accepted ones from another source
+    /// within the window is the same press: after a stall the sources'
+    /// reports of two presses can interleave ("4" INFO, "3" 4733, "4" 4733).
     fn offer_digit(&mut self, digit: char, source: DigitSource, key_down: Instant) {
         if source == DigitSource::Rfc4733 {
             self.rfc4733_seen = true;
         }
+        let echo = self.recent_digits.iter().any(|&(d, t, s)| {
+            let apart = if t > key_down { t - key_down } else { key_down - t };
+            d == digit && s != source && apart < CROSS_SOURCE_WINDOW
+        });
+        if echo {
+            self.stats.digits_suppressed += 1;
+            return;
+        }
         let start = self.start.unwrap_or(key_down);
         let stream = self.digits.get_or_insert_with(|| DigitStream::new(start));
         if let Some(ev) = stream.on_digit(digit, source, key_down) {
+            if self.recent_digits.len() == RECENT_DIGITS {
+                self.recent_digits.pop_front();
+            }
+            self.recent_digits.push_back((digit, key_down, source));
             self.player.on_digit();
             self.emit(LegEvent::Digit(ev));
         }
@@ -514,7 +537,7 @@ impl LegTask {
         s.pace_p50_us = self.lateness.quantile(0.5).as_micros() as u64;
         s.pace_p99_us = self.lateness.quantile(0.99).as_micros() as u64;
         s.pace_max_us = self.lateness.max().as_micros() as u64;
-        s.digits_suppressed = self.digits.as_ref().map_or(0, |d| d.suppressed);
+        s.digits_suppressed += self.digits.as_ref().map_or(0, |d| d.suppressed);
         let mut relay = self.relay_total;
         if let Some((_, _, r)) = self.bridge.as_ref().and_then(|b| b.relay.as_ref()) {
             add_relay(&mut relay, &r.stats());

@@ -32,7 +32,10 @@ pub fn runtime_with(
 
 /// An SDP offer from a phone at `port` on loopback.
 pub fn offer_sdp(port: u16, codecs: &[Law], dtmf_pt: Option<u8>, direction: &str) -> String {
-    let mut fmts: Vec<String> = codecs.iter().map(|l| l.payload_type().to_string()).collect();
+    let mut fmts: Vec<String> = codecs
+        .iter()
+        .map(|l| l.payload_type().to_string())
+        .collect();
     let mut attrs: Vec<String> = codecs
         .iter()
         .map(|l| format!("a=rtpmap:{} {}/8000", l.payload_type(), l.encoding_name()))
