@@ -4,7 +4,7 @@
 //! SIP loop never waits on disk.
 
 use std::collections::HashMap;
-use std::time::{SystemTime, UNIX_EPOCH};
+
 
 use madoguchi_rtp::{bridge, Bridge, Leg, MediaRuntime, Recording};
 use madoguchi_store::Store;
@@ -12,6 +12,7 @@ use serde::Serialize;
 use tracing::{info, warn};
 
 use super::b2bua::Side;
+use super::unix_now;
 
 /// The store table holding one [`RecordingMeta`] per recording, keyed by file name.
 pub const RECORDINGS_TABLE: &str = "media.recordings";
@@ -195,12 +196,6 @@ fn sanitize(s: &str) -> String {
         .collect()
 }
 
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
 
 #[cfg(test)]
 mod tests {

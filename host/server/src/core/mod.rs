@@ -6,3 +6,11 @@ pub mod engine;
 pub mod ids;
 pub mod media;
 pub mod registry;
+
+/// Seconds since the Unix epoch (wall clock, for expiries and call records).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::mpsc as std_mpsc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use madoguchi_sip::auth::{AuthConfig, AuthResult, Authenticator};
 use madoguchi_sip::guard::{Admission, Guard, GuardConfig, Penalty};
@@ -14,6 +14,7 @@ use madoguchi_sip::registrar::{self, Binding, RegistrarConfig};
 use madoguchi_store::{Store, UserRecord};
 use tracing::{info, warn};
 
+use super::unix_now;
 use crate::transport::Peer;
 
 /// What to do with the answer to an authenticated request (REGISTER, or an INVITE from a
@@ -301,12 +302,6 @@ fn peer_of(source: &str) -> Option<Peer> {
     })
 }
 
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
 
 #[cfg(test)]
 mod tests {

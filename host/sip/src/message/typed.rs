@@ -50,22 +50,12 @@ pub const MAGIC_COOKIE: &str = "z9hG4bK";
 
 impl Via {
     pub fn param(&self, name: &str) -> Option<Option<&str>> {
-        self.params
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_deref())
+        param_in(&self.params, name)
     }
 
     /// Sets (or replaces) a parameter.
     pub fn set_param(&mut self, name: &str, value: Option<String>) {
-        match self
-            .params
-            .iter_mut()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        {
-            Some(p) => p.1 = value,
-            None => self.params.push((name.to_string(), value)),
-        }
+        set_param_in(&mut self.params, name, value)
     }
 
     pub fn branch(&self) -> Option<&str> {
@@ -101,10 +91,7 @@ impl NameAddr {
     }
 
     pub fn param(&self, name: &str) -> Option<Option<&str>> {
-        self.params
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_deref())
+        param_in(&self.params, name)
     }
 
     pub fn tag(&self) -> Option<&str> {
@@ -112,14 +99,7 @@ impl NameAddr {
     }
 
     pub fn set_param(&mut self, name: &str, value: Option<String>) {
-        match self
-            .params
-            .iter_mut()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        {
-            Some(p) => p.1 = value,
-            None => self.params.push((name.to_string(), value)),
-        }
+        set_param_in(&mut self.params, name, value)
     }
 }
 
@@ -162,6 +142,22 @@ impl fmt::Display for CSeq {
 pub enum ContactList {
     Wildcard,
     Addrs(Vec<NameAddr>),
+}
+
+/// A `;name[=value]` parameter by case-insensitive name (`Some(None)` for a flag).
+pub(crate) fn param_in<'a>(params: &'a [(String, Option<String>)], name: &str) -> Option<Option<&'a str>> {
+    params
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_deref())
+}
+
+/// Sets or replaces a parameter, keeping the others in order.
+pub(crate) fn set_param_in(params: &mut Vec<(String, Option<String>)>, name: &str, value: Option<String>) {
+    match params.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+        Some(p) => p.1 = value,
+        None => params.push((name.to_string(), value)),
+    }
 }
 
 pub(crate) fn write_params(

@@ -105,10 +105,7 @@ impl Uri {
 
     /// A URI parameter's value (`Some(None)` for a flag such as `;lr`).
     pub fn param(&self, name: &str) -> Option<Option<&str>> {
-        self.params
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_deref())
+        super::typed::param_in(&self.params, name)
     }
 
     /// The user part with `%XX` escapes decoded (lossy for invalid UTF-8).
