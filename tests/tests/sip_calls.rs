@@ -27,6 +27,16 @@ fn register_with_digest_and_wrong_password_refused() {
 }
 
 #[test]
+fn register_with_digest_over_tcp() {
+    let server = Server::start(ServerOptions::default()).unwrap();
+    // One TCP connection (-t t1): messages framed by Content-Length, answers on the same
+    // connection.
+    let reg = Sipp::new("register.xml", server.sip).user("1002", "zama1002").arg("-t").arg("t1");
+    let port = reg.port().to_string();
+    reg.set("contact_port", &port).run().unwrap();
+}
+
+#[test]
 fn invite_rings_every_device_and_first_answer_wins() {
     let server = Server::start(ServerOptions::default()).unwrap();
     // User 1001 on two devices: the desk phone answers after 500 ms, the smartphone rings
