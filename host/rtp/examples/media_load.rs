@@ -343,7 +343,11 @@ async fn round(
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let seconds: u64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(10).clamp(1, 120);
+    let seconds: u64 = args
+        .first()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10)
+        .clamp(1, 120);
     let mut ns: Vec<usize> = args.iter().skip(1).filter_map(|s| s.parse().ok()).collect();
     if ns.is_empty() {
         ns = vec![100, 250, 500, 1000];
@@ -375,8 +379,9 @@ fn main() {
         (0..24_000)
             .map(|i| {
                 let t = i as f64 / 8000.0;
-                (2500.0 * ((2.0 * std::f64::consts::PI * 440.0 * t).sin()
-                    + (2.0 * std::f64::consts::PI * 620.0 * t).sin())) as i16
+                (2500.0
+                    * ((2.0 * std::f64::consts::PI * 440.0 * t).sin()
+                        + (2.0 * std::f64::consts::PI * 620.0 * t).sin())) as i16
             })
             .collect(),
     );
@@ -386,7 +391,9 @@ fn main() {
                 (0..160)
                     .map(|i| {
                         let t = (k * 160 + i) as f64 / 8000.0;
-                        Law::Ulaw.encode((1500.0 * (2.0 * std::f64::consts::PI * 300.0 * t).sin()) as i16)
+                        Law::Ulaw.encode(
+                            (1500.0 * (2.0 * std::f64::consts::PI * 300.0 * t).sin()) as i16,
+                        )
                     })
                     .collect()
             })
@@ -400,7 +407,15 @@ fn main() {
     let peer_handle = peers.handle().clone();
     host.block_on(async {
         for &n in &ns {
-            round(&media, &peer_handle, n.min(max_n), seconds, &prompt, frames.clone()).await;
+            round(
+                &media,
+                &peer_handle,
+                n.min(max_n),
+                seconds,
+                &prompt,
+                frames.clone(),
+            )
+            .await;
         }
     });
     drop(peers);

@@ -12,37 +12,57 @@ async fn music_on_hold_loops_hold_pauses_resume_continues_the_stream() {
     let (rt, _tmp) = runtime(41300..=41309);
     let phone = Peer::new().await;
     let mut leg = rt.open_leg("hold", LO).await.unwrap();
-    leg.answer(phone.offer(&[Law::Ulaw], Some(101)).as_bytes()).unwrap();
+    leg.answer(phone.offer(&[Law::Ulaw], Some(101)).as_bytes())
+        .unwrap();
     // 300 ms of music: 15 frames, a ramp so every frame is distinct.
     let music: Vec<i16> = (0..2400).map(|i| (i as i16 - 1200) * 3).collect();
     let moh = leg.music_on_hold(Prompt::from_pcm(music.clone()));
     tokio::time::sleep(Duration::from_millis(1000)).await;
-    let expect: Vec<Vec<i16>> = through(Law::Ulaw, &music).chunks(160).map(|c| c.to_vec()).collect();
+    let expect: Vec<Vec<i16>> = through(Law::Ulaw, &music)
+        .chunks(160)
+        .map(|c| c.to_vec())
+        .collect();
     let frames: Vec<Vec<i16>> = phone
         .packets()
         .iter()
         .map(|p| p.payload.iter().map(|&c| Law::Ulaw.decode(c)).collect())
         .collect();
-    let start = frames.iter().position(|f| *f == expect[0]).expect("music not heard");
+    let start = frames
+        .iter()
+        .position(|f| *f == expect[0])
+        .expect("music not heard");
     assert!(frames.len() >= start + 30, "{} frames", frames.len());
     for (i, f) in frames[start..start + 30].iter().enumerate() {
         assert_eq!(*f, expect[i % 15], "frame {i} of the loop");
     }
 
     // The phone holds us (sendonly): we answer recvonly and go quiet.
-    let hold = phone.offer(&[Law::Ulaw], Some(101)).replace("a=sendrecv", "a=sendonly");
+    let hold = phone
+        .offer(&[Law::Ulaw], Some(101))
+        .replace("a=sendrecv", "a=sendonly");
     let answer = leg.update_remote(hold.as_bytes()).unwrap();
     assert!(answer.contains("a=recvonly"), "{answer}");
     let origin = answer.lines().find(|l| l.starts_with("o=")).unwrap();
-    assert_eq!(origin.split(' ').nth(2), Some("2"), "version bumped: {origin}");
+    assert_eq!(
+        origin.split(' ').nth(2),
+        Some("2"),
+        "version bumped: {origin}"
+    );
     tokio::time::sleep(Duration::from_millis(100)).await;
     let before = phone.packets();
     tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(phone.packets().len(), before.len(), "nothing sent while held");
+    assert_eq!(
+        phone.packets().len(),
+        before.len(),
+        "nothing sent while held"
+    );
 
     // Resume: same stream, next sequence number, timestamp over the pause, marker set.
     let resume = phone.offer(&[Law::Ulaw], Some(101));
-    assert!(leg.update_remote(resume.as_bytes()).unwrap().contains("a=sendrecv"));
+    assert!(leg
+        .update_remote(resume.as_bytes())
+        .unwrap()
+        .contains("a=sendrecv"));
     tokio::time::sleep(Duration::from_millis(300)).await;
     let all = phone.packets();
     let (last_before, first_after) = (&all[before.len() - 1], &all[before.len()]);
@@ -51,14 +71,20 @@ async fn music_on_hold_loops_hold_pauses_resume_continues_the_stream() {
     assert!(first_after.marker);
     let gap_ms = first_after.ts.wrapping_sub(last_before.ts) / 8;
     let wall_ms = (first_after.at - last_before.at).as_millis() as u32;
-    assert!(gap_ms >= 600 && gap_ms.abs_diff(wall_ms) <= 60, "ts gap {gap_ms} ms, wall {wall_ms} ms");
+    assert!(
+        gap_ms >= 600 && gap_ms.abs_diff(wall_ms) <= 60,
+        "ts gap {gap_ms} ms, wall {wall_ms} ms"
+    );
     // Packets after resume are on the leg's 20 ms grid again: consecutive timestamps +160.
     for w in all[before.len()..].windows(2) {
         assert_eq!(w[1].ts, w[0].ts.wrapping_add(160));
     }
 
     leg.stop_playback();
-    let e = wait_event(&mut leg, Duration::from_secs(1), |e| matches!(e, LegEvent::PlayStopped(_))).await;
+    let e = wait_event(&mut leg, Duration::from_secs(1), |e| {
+        matches!(e, LegEvent::PlayStopped(_))
+    })
+    .await;
     assert_eq!(e, Some(LegEvent::PlayStopped(moh)));
 }
 
@@ -68,22 +94,30 @@ async fn old_style_hold_and_moving_the_media() {
     let phone = Peer::new().await;
     let moved = Peer::new().await;
     let leg = rt.open_leg("move", LO).await.unwrap();
-    leg.answer(phone.offer(&[Law::Ulaw], None).as_bytes()).unwrap();
+    leg.answer(phone.offer(&[Law::Ulaw], None).as_bytes())
+        .unwrap();
     // RFC 2543 hold: c=0.0.0.0.
-    let hold = phone.offer(&[Law::Ulaw], None).replace("c=IN IP4 127.0.0.1", "c=IN IP4 0.0.0.0");
+    let hold = phone
+        .offer(&[Law::Ulaw], None)
+        .replace("c=IN IP4 127.0.0.1", "c=IN IP4 0.0.0.0");
     leg.update_remote(hold.as_bytes()).unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     let n = phone.packets().len();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(phone.packets().len(), n);
     // Resume at another address (e.g. a transfer at an SBC): media follows.
-    leg.update_remote(moved.offer(&[Law::Ulaw], None).as_bytes()).unwrap();
+    leg.update_remote(moved.offer(&[Law::Ulaw], None).as_bytes())
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(moved.packets().len() >= 10);
     assert_eq!(phone.packets().len(), n);
     assert_eq!(leg.stats().await.unwrap().remote, Some(moved.addr));
     // Same offer again (session refresh): answer unchanged, no error.
-    let a1 = leg.update_remote(moved.offer(&[Law::Ulaw], None).as_bytes()).unwrap();
-    let a2 = leg.update_remote(moved.offer(&[Law::Ulaw], None).as_bytes()).unwrap();
+    let a1 = leg
+        .update_remote(moved.offer(&[Law::Ulaw], None).as_bytes())
+        .unwrap();
+    let a2 = leg
+        .update_remote(moved.offer(&[Law::Ulaw], None).as_bytes())
+        .unwrap();
     assert_eq!(a1, a2);
 }

@@ -304,15 +304,26 @@ async fn a_burst_after_a_stall_still_yields_each_press_once() {
     let (rt, _tmp) = runtime(41048..=41051);
     let peer = Peer::new().await;
     let mut leg = rt.open_leg("burst", LO).await.unwrap();
-    leg.answer(peer.offer(&[Law::Ulaw], Some(101)).as_bytes()).unwrap();
+    leg.answer(peer.offer(&[Law::Ulaw], Some(101)).as_bytes())
+        .unwrap();
     // '3' as tones AND RFC 4733; '4' as RFC 4733 AND (earlier, by the stall) SIP INFO.
     let pcm = audio_with_tones(2000, &[('3', 400)]);
     let mut tx = RtpSender::with_initial(0, 0x77, 1, 0);
-    let script = rtp_script(&mut tx, Law::Ulaw, &pcm, 0, &[('3', 400, 100), ('4', 1000, 100)], 101);
-    leg.dtmf_from_info("Signal=4", "application/dtmf-relay").unwrap();
+    let script = rtp_script(
+        &mut tx,
+        Law::Ulaw,
+        &pcm,
+        0,
+        &[('3', 400, 100), ('4', 1000, 100)],
+        101,
+    );
+    leg.dtmf_from_info("Signal=4", "application/dtmf-relay")
+        .unwrap();
     // Everything at once, as a network or scheduler stall delivers it.
     let all: Vec<(u64, Vec<u8>)> = script.into_iter().map(|(_, p)| (0, p)).collect();
-    peer.play_script(leg.local_rtp(), Instant::now(), all).await.unwrap();
+    peer.play_script(leg.local_rtp(), Instant::now(), all)
+        .await
+        .unwrap();
     let events = events_for(&mut leg, Duration::from_millis(600)).await;
     let keys: String = events
         .iter()

@@ -466,7 +466,11 @@ impl LegTask {
             self.rfc4733_seen = true;
         }
         let echo = self.recent_digits.iter().any(|&(d, t, s)| {
-            let apart = if t > key_down { t - key_down } else { key_down - t };
+            let apart = if t > key_down {
+                t - key_down
+            } else {
+                key_down - t
+            };
             d == digit && s != source && apart < CROSS_SOURCE_WINDOW
         });
         if echo {

@@ -35,7 +35,7 @@ fn ntp_now() -> u64 {
     let d = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
-    ((d.as_secs() + NTP_UNIX_OFFSET) << 32) | ((d.subsec_nanos() as u64) << 32) / 1_000_000_000
+    ((d.as_secs() + NTP_UNIX_OFFSET) << 32) | (((d.subsec_nanos() as u64) << 32) / 1_000_000_000)
 }
 
 impl LegTask {
@@ -88,7 +88,7 @@ impl LegTask {
                 break;
             };
             // Send-time error against the schedule, early or late.
-            self.lateness.record(if late >= EARLY { late - EARLY } else { EARLY - late });
+            self.lateness.record(late.abs_diff(EARLY));
             if skipped > 0 {
                 self.stats.pace_skipped += skipped;
                 sender.skip((samples as u64 * skipped) as u32);

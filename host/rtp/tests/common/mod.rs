@@ -159,7 +159,9 @@ pub fn rtp_script(
     dtmf_pt: u8,
 ) -> Vec<(u64, Vec<u8>)> {
     let ts0 = sender.timestamp();
-    let mut plan: Vec<(u64, Option<(u32, bool, Vec<u8>)>, Vec<u8>)> = Vec::new();
+    /// (send ms, telephone-event (timestamp, marker, payload) or None for audio, audio payload)
+    type Planned = (u64, Option<(u32, bool, Vec<u8>)>, Vec<u8>);
+    let mut plan: Vec<Planned> = Vec::new();
     for (k, frame) in pcm.chunks(160).enumerate() {
         let mut payload = Vec::new();
         law.encode_into(frame, &mut payload);
