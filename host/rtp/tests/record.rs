@@ -145,3 +145,57 @@ fn unfinished_recordings_are_repaired_at_start() {
     assert_eq!(rep[0].duration_ms, 1000);
     assert!(tmp.path().join("crashed.wav").exists());
 }
+
+/// A 64 KiB tmpfs: room for ~1.5 s of stereo audio. Unmounted on drop.
+struct TinyDisk(std::path::PathBuf);
+
+impl TinyDisk {
+    fn mount() -> Option<TinyDisk> {
+        let path = std::env::temp_dir().join(format!("rtp-full-{}", std::process::id()));
+        std::fs::create_dir_all(&path).ok()?;
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+            .arg(&path)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            let _ = std::fs::remove_dir(&path);
+            return None;
+        }
+        Some(TinyDisk(path))
+    }
+}
+
+impl Drop for TinyDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_disk_marks_the_recording_incomplete_and_the_call_goes_on() {
+    let Some(disk) = TinyDisk::mount() else {
+        eprintln!("SKIPPED: cannot mount a tmpfs here (needs root / CAP_SYS_ADMIN)");
+        return;
+    };
+    let dir = cap_std::fs::Dir::open_ambient_dir(&disk.0, cap_std::ambient_authority()).unwrap();
+    let rt = madoguchi_rtp::MediaRuntime::new(madoguchi_rtp::MediaConfig::new(41230..=41233, dir)).unwrap();
+    let phone = Peer::new().await;
+    let leg = rt.open_leg("full", LO).await.unwrap();
+    leg.answer(phone.offer(&[Law::Ulaw], None).as_bytes()).unwrap();
+    let rec = leg.record("too-long").await.unwrap();
+    leg.play(vec![Prompt::from_pcm(noise(5, 8000 * 3, 2000))], false);
+    let mut tx = RtpSender::with_initial(0, 9, 1, 0);
+    let script = rtp_script(&mut tx, Law::Ulaw, &noise(6, 8000 * 3, 2000), 0, &[], 101);
+    phone.play_script(leg.local_rtp(), Instant::now(), script).await.unwrap();
+    let summary = rec.stop().await.unwrap();
+    assert!(!summary.complete, "{summary:?}");
+    assert!(!summary.problems.is_empty());
+    // The call went on: our stream kept flowing, the caller's audio was all received.
+    let stats = leg.stats().await.unwrap();
+    assert_eq!(stats.rtp.packets, 150);
+    assert!(phone.packets().len() >= 140, "{}", phone.packets().len());
+    assert_eq!(stats.send_errors, 0);
+    leg.close().await;
+}
