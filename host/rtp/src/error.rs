@@ -13,6 +13,10 @@ pub enum MediaError {
     /// Every RTP/RTCP port pair of the configured range is in use.
     #[error("no free RTP port pair in the configured range")]
     PortsExhausted,
+    /// The leg would bind to an unspecified address (0.0.0.0 / ::) and no
+    /// `sdp_address` is configured: our SDP would say "do not send to me".
+    #[error("bind address {0} is unspecified and no sdp_address is configured")]
+    NoSdpAddress(std::net::IpAddr),
     /// The range holds no usable pair (an even RTP port whose RTCP port + 1 is also inside).
     #[error("RTP port range {0:?} holds no even/odd port pair")]
     EmptyPortRange(std::ops::RangeInclusive<u16>),

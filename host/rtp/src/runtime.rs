@@ -95,6 +95,10 @@ impl MediaRuntime {
     /// [`Leg::accept_answer`]. `PortsExhausted` when the range is used up.
     pub async fn open_leg(&self, call_id: &str, local_ip: IpAddr) -> Result<Leg, MediaError> {
         let inner = &self.inner;
+        let sdp_ip = inner.sdp_address.unwrap_or(local_ip);
+        if sdp_ip.is_unspecified() {
+            return Err(MediaError::NoSdpAddress(local_ip));
+        }
         let pair = bind_pair(&inner.pool, local_ip)?;
         let local_rtp = pair.rtp.local_addr().map_err(MediaError::Bind)?;
         let rtp_tx = pair.rtp.try_clone().map_err(MediaError::Bind)?;
@@ -118,7 +122,6 @@ impl MediaRuntime {
             events: ev_tx,
         });
         let handle = tokio::spawn(task.run());
-        let sdp_ip = inner.sdp_address.unwrap_or(local_ip);
         let prefs = MediaPrefs {
             codecs: inner.codecs.clone(),
             dtmf_pt: inner.dtmf_pt,

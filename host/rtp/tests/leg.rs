@@ -335,3 +335,43 @@ async fn a_burst_after_a_stall_still_yields_each_press_once() {
     assert_eq!(keys, "43", "{events:?}");
     assert!(leg.stats().await.unwrap().digits_suppressed >= 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rtcp_reports_both_ways_and_unspecified_bind_needs_an_sdp_address() {
+    let (rt, _tmp) = runtime_with(41052..=41055, |c| c.rtcp_interval = Duration::from_millis(200));
+    // A phone with an RTP/RTCP pair on adjacent ports.
+    let (rtp, rtcp) = (0..50)
+        .find_map(|_| {
+            let a = std::net::UdpSocket::bind((LO, 0)).ok()?;
+            let port = a.local_addr().ok()?.port();
+            let b = std::net::UdpSocket::bind((LO, port.checked_add(1)?)).ok()?;
+            Some((a, b))
+        })
+        .unwrap();
+    rtcp.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let port = rtp.local_addr().unwrap().port();
+    let leg = rt.open_leg("rtcp", LO).await.unwrap();
+    leg.answer(offer_sdp(port, &[Law::Ulaw], None, "sendrecv").as_bytes()).unwrap();
+    // The phone's RTP latches us; then its receiver report goes to our RTCP port.
+    let mut tx = RtpSender::with_initial(0, 0x1234, 1, 0);
+    let mut buf = Vec::new();
+    tx.audio(&[0xFF; 160], 160, &mut buf);
+    rtp.send_to(&buf, leg.local_rtp()).unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let rr = madoguchi_media::rtp::rtcp::build_report(0x1234, None, &[], "phone");
+    let our_rtcp = std::net::SocketAddr::new(LO, leg.local_rtp().port() + 1);
+    rtcp.send_to(&rr, our_rtcp).unwrap();
+    // Our sender report arrives at the phone's RTCP port.
+    let got = tokio::task::spawn_blocking(move || {
+        let mut b = [0u8; 1500];
+        rtcp.recv_from(&mut b).map(|(n, _)| b[..n].to_vec())
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let parsed = madoguchi_media::rtp::rtcp::parse_compound(&got).unwrap();
+    assert!(matches!(parsed[0], madoguchi_media::rtp::rtcp::RtcpPacket::SenderReport { .. }));
+    assert!(leg.stats().await.unwrap().rtp.rtcp_packets >= 1);
+    let any = std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+    assert!(matches!(rt.open_leg("any", any).await, Err(MediaError::NoSdpAddress(_))));
+}
