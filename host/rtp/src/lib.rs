@@ -121,3 +121,26 @@ pub use runtime::MediaRuntime;
 pub use madoguchi_media::dtmf::{DigitEvent, DigitSource};
 pub use madoguchi_media::prompt::Prompt;
 pub use madoguchi_media::recording::{RecordingSummary, Repaired};
+
+#[cfg(test)]
+mod tests {
+    /// Handles move between the call-control tasks.
+    #[test]
+    fn handles_are_send() {
+        fn send<T: Send>() {}
+        fn shared<T: Send + Sync + Clone>() {}
+        send::<crate::Leg>();
+        send::<crate::Bridge>();
+        send::<crate::Recording>();
+        send::<crate::MediaError>();
+        shared::<crate::MediaRuntime>();
+        send::<std::pin::Pin<Box<dyn std::future::Future<Output = crate::LegStats> + Send>>>();
+        fn close_is_send(l: crate::Leg) -> impl std::future::Future + Send {
+            l.close()
+        }
+        fn record_is_send(l: &crate::Leg) -> impl std::future::Future + Send + '_ {
+            l.record("x")
+        }
+        let _ = (close_is_send, record_is_send);
+    }
+}

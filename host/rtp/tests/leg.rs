@@ -338,7 +338,9 @@ async fn a_burst_after_a_stall_still_yields_each_press_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rtcp_reports_both_ways_and_unspecified_bind_needs_an_sdp_address() {
-    let (rt, _tmp) = runtime_with(41052..=41055, |c| c.rtcp_interval = Duration::from_millis(200));
+    let (rt, _tmp) = runtime_with(41052..=41055, |c| {
+        c.rtcp_interval = Duration::from_millis(200)
+    });
     // A phone with an RTP/RTCP pair on adjacent ports.
     let (rtp, rtcp) = (0..50)
         .find_map(|_| {
@@ -351,7 +353,8 @@ async fn rtcp_reports_both_ways_and_unspecified_bind_needs_an_sdp_address() {
     rtcp.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     let port = rtp.local_addr().unwrap().port();
     let leg = rt.open_leg("rtcp", LO).await.unwrap();
-    leg.answer(offer_sdp(port, &[Law::Ulaw], None, "sendrecv").as_bytes()).unwrap();
+    leg.answer(offer_sdp(port, &[Law::Ulaw], None, "sendrecv").as_bytes())
+        .unwrap();
     // The phone's RTP latches us; then its receiver report goes to our RTCP port.
     let mut tx = RtpSender::with_initial(0, 0x1234, 1, 0);
     let mut buf = Vec::new();
@@ -370,8 +373,14 @@ async fn rtcp_reports_both_ways_and_unspecified_bind_needs_an_sdp_address() {
     .unwrap()
     .unwrap();
     let parsed = madoguchi_media::rtp::rtcp::parse_compound(&got).unwrap();
-    assert!(matches!(parsed[0], madoguchi_media::rtp::rtcp::RtcpPacket::SenderReport { .. }));
+    assert!(matches!(
+        parsed[0],
+        madoguchi_media::rtp::rtcp::RtcpPacket::SenderReport { .. }
+    ));
     assert!(leg.stats().await.unwrap().rtp.rtcp_packets >= 1);
     let any = std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
-    assert!(matches!(rt.open_leg("any", any).await, Err(MediaError::NoSdpAddress(_))));
+    assert!(matches!(
+        rt.open_leg("any", any).await,
+        Err(MediaError::NoSdpAddress(_))
+    ));
 }

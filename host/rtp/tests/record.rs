@@ -180,15 +180,20 @@ async fn full_disk_marks_the_recording_incomplete_and_the_call_goes_on() {
         return;
     };
     let dir = cap_std::fs::Dir::open_ambient_dir(&disk.0, cap_std::ambient_authority()).unwrap();
-    let rt = madoguchi_rtp::MediaRuntime::new(madoguchi_rtp::MediaConfig::new(41230..=41233, dir)).unwrap();
+    let rt = madoguchi_rtp::MediaRuntime::new(madoguchi_rtp::MediaConfig::new(41230..=41233, dir))
+        .unwrap();
     let phone = Peer::new().await;
     let leg = rt.open_leg("full", LO).await.unwrap();
-    leg.answer(phone.offer(&[Law::Ulaw], None).as_bytes()).unwrap();
+    leg.answer(phone.offer(&[Law::Ulaw], None).as_bytes())
+        .unwrap();
     let rec = leg.record("too-long").await.unwrap();
     leg.play(vec![Prompt::from_pcm(noise(5, 8000 * 3, 2000))], false);
     let mut tx = RtpSender::with_initial(0, 9, 1, 0);
     let script = rtp_script(&mut tx, Law::Ulaw, &noise(6, 8000 * 3, 2000), 0, &[], 101);
-    phone.play_script(leg.local_rtp(), Instant::now(), script).await.unwrap();
+    phone
+        .play_script(leg.local_rtp(), Instant::now(), script)
+        .await
+        .unwrap();
     let summary = rec.stop().await.unwrap();
     assert!(!summary.complete, "{summary:?}");
     assert!(!summary.problems.is_empty());
