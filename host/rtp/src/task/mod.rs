@@ -230,11 +230,13 @@ impl LegTask {
                     .reset(tokio::time::Instant::from_std(deadline));
                 armed = Some(deadline);
             }
+            let bridged = self.bridge.is_some();
             let wake = tokio::select! {
                 biased;
                 c = self.cmds.recv() => Wake::Cmd(c),
                 r = self.rtp.recv_from(&mut self.rbuf) => Wake::Rtp(r),
-                f = self.fwd.recv() => Wake::Fwd(f),
+                // Only while bridged (a stale packet left in the queue is dropped by its bridge id).
+                f = self.fwd.recv(), if bridged => Wake::Fwd(f),
                 r = self.rtcp.recv_from(&mut self.cbuf) => Wake::Rtcp(r),
                 // The bridged leg's task ended: wake to fall back to our own stream.
                 _ = async {
