@@ -25,7 +25,11 @@ fn recordings_of(data: &Path) -> Vec<Meta> {
         .arg(data)
         .output()
         .expect("run madoguchi recording list");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| {
@@ -81,7 +85,11 @@ fn check_wav(path: &Path) -> u64 {
 
 fn sha256_hex(path: &Path) -> String {
     let out = Command::new("sha256sum").arg(path).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or("").to_string()
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_string()
 }
 
 fn wavs(dir: &Path, suffix: &str) -> Vec<PathBuf> {
@@ -96,17 +104,33 @@ fn wavs(dir: &Path, suffix: &str) -> Vec<PathBuf> {
 #[test]
 fn a_bridged_call_is_recorded_with_its_call_record() {
     let data = tempfile::tempdir().unwrap();
-    let server = Server::start(ServerOptions { data: Some(data.path().to_path_buf()), ..ServerOptions::default() }).unwrap();
-    let desk =
-        Device::start(server.sip, "1001", "zama1001", Sipp::new("device_answer.xml", server.sip).set("answer_ms", "0"))
-            .unwrap();
-    Sipp::new("caller.xml", server.sip).service("1001").set("hold_ms", "1500").run().unwrap();
+    let server = Server::start(ServerOptions {
+        data: Some(data.path().to_path_buf()),
+        ..ServerOptions::default()
+    })
+    .unwrap();
+    let desk = Device::start(
+        server.sip,
+        "1001",
+        "zama1001",
+        Sipp::new("device_answer.xml", server.sip).set("answer_ms", "0"),
+    )
+    .unwrap();
+    Sipp::new("caller.xml", server.sip)
+        .service("1001")
+        .set("hold_ms", "1500")
+        .run()
+        .unwrap();
     desk.finish().unwrap();
     // The recording is finished off the SIP path: wait for the file to leave its .part name.
     let dir = data.path().join("recordings");
     let t0 = Instant::now();
     while wavs(&dir, ".wav").is_empty() || !wavs(&dir, ".part").is_empty() {
-        assert!(t0.elapsed() < Duration::from_secs(10), "recording not finished: {:?}", wavs(&dir, ""));
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "recording not finished: {:?}",
+            wavs(&dir, "")
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(300)); // the metadata write follows the rename
@@ -118,8 +142,15 @@ fn a_bridged_call_is_recorded_with_its_call_record() {
     let file = dir.join(&m.file_name);
     let duration = check_wav(&file);
     assert_eq!(duration, m.duration_ms);
-    assert!((1300..=2500).contains(&duration), "the call was held 1.5 s; recorded {duration} ms");
-    assert_eq!(sha256_hex(&file), m.sha256, "stored checksum matches the file");
+    assert!(
+        (1300..=2500).contains(&duration),
+        "the call was held 1.5 s; recorded {duration} ms"
+    );
+    assert_eq!(
+        sha256_hex(&file),
+        m.sha256,
+        "stored checksum matches the file"
+    );
     assert_eq!(std::fs::metadata(&file).unwrap().len(), m.bytes);
 }
 
@@ -127,7 +158,10 @@ fn a_bridged_call_is_recorded_with_its_call_record() {
 fn kill_9_mid_call_leaves_every_recording_playable() {
     const CALLS: usize = 20;
     let data = tempfile::tempdir().unwrap();
-    let opts = || ServerOptions { data: Some(data.path().to_path_buf()), ..ServerOptions::default() };
+    let opts = || ServerOptions {
+        data: Some(data.path().to_path_buf()),
+        ..ServerOptions::default()
+    };
     let mut server = Server::start(opts()).unwrap();
     let sip = server.sip;
     let uas = Sipp::new("device_answer.xml", sip)
@@ -154,7 +188,11 @@ fn kill_9_mid_call_leaves_every_recording_playable() {
     let dir = data.path().join("recordings");
     let t0 = Instant::now();
     while wavs(&dir, ".part").len() < CALLS {
-        assert!(t0.elapsed() < Duration::from_secs(30), "only {} recordings started", wavs(&dir, ".part").len());
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "only {} recordings started",
+            wavs(&dir, ".part").len()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let all_started = t0.elapsed();
@@ -164,9 +202,18 @@ fn kill_9_mid_call_leaves_every_recording_playable() {
     drop(callers);
     drop(desk);
     // Restart on the same data: the media runtime repairs every unfinished file.
-    let server = Server::start(ServerOptions { users: vec![], sip_port: Some(sip.port()), ..opts() }).unwrap();
+    let server = Server::start(ServerOptions {
+        users: vec![],
+        sip_port: Some(sip.port()),
+        ..opts()
+    })
+    .unwrap();
     drop(server);
-    assert!(wavs(&dir, ".part").is_empty(), "unrepaired files: {:?}", wavs(&dir, ".part"));
+    assert!(
+        wavs(&dir, ".part").is_empty(),
+        "unrepaired files: {:?}",
+        wavs(&dir, ".part")
+    );
     let files = wavs(&dir, ".wav");
     assert_eq!(files.len(), CALLS, "{files:?}");
     let metas = recordings_of(data.path());
@@ -183,7 +230,10 @@ fn kill_9_mid_call_leaves_every_recording_playable() {
             "{}: {duration} ms recorded, expected {shortest}..={longest}",
             m.file_name
         );
-        assert!(!m.complete && m.problems.contains("repaired"), "marked in the call record: {m:?}");
+        assert!(
+            !m.complete && m.problems.contains("repaired"),
+            "marked in the call record: {m:?}"
+        );
         assert_eq!(sha256_hex(&file), m.sha256);
     }
 }

@@ -31,7 +31,10 @@ fn register_with_digest_over_tcp() {
     let server = Server::start(ServerOptions::default()).unwrap();
     // One TCP connection (-t t1): messages framed by Content-Length, answers on the same
     // connection.
-    let reg = Sipp::new("register.xml", server.sip).user("1002", "zama1002").arg("-t").arg("t1");
+    let reg = Sipp::new("register.xml", server.sip)
+        .user("1002", "zama1002")
+        .arg("-t")
+        .arg("t1");
     let port = reg.port().to_string();
     reg.set("contact_port", &port).run().unwrap();
 }

@@ -12,7 +12,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 
 /// The whole configuration file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     #[serde(default)]
@@ -191,18 +191,6 @@ impl Default for RegistrarSection {
             default_expires: default_expires(),
             min_expires: default_min_expires(),
             max_expires: default_max_expires(),
-        }
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            server: ServerSection::default(),
-            listeners: Vec::new(),
-            registrar: RegistrarSection::default(),
-            sip: SipSection::default(),
-            media: MediaSection::default(),
         }
     }
 }

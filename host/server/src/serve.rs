@@ -149,7 +149,6 @@ async fn serve(cfg: Config, store: Store, demo: bool) -> Result<()> {
         default_expires: cfg.registrar.default_expires,
         min_expires: cfg.registrar.min_expires,
         max_expires: cfg.registrar.max_expires,
-        ..RegistrarConfig::default()
     };
     let algorithms = cfg
         .server

@@ -17,7 +17,8 @@ pub enum RecordingCommand {
 }
 
 pub fn run(cmd: RecordingCommand, data: &Path) -> Result<()> {
-    let store = Store::open(data).with_context(|| format!("cannot open the store in {}", data.display()))?;
+    let store = Store::open(data)
+        .with_context(|| format!("cannot open the store in {}", data.display()))?;
     match cmd {
         RecordingCommand::List => {
             for (_, meta) in store.list_json::<RecordingMeta>(RECORDINGS_TABLE)? {

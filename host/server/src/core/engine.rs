@@ -53,7 +53,8 @@ pub struct Engine {
 enum Job {
     NewCall {
         tx: ServerTxId,
-        req: Request,
+        /// Boxed: a request is large next to the other jobs.
+        req: Box<Request>,
         source: Peer,
         local_addr: SocketAddr,
         targets: Vec<Target>,
@@ -154,7 +155,7 @@ impl Engine {
                 local_addr,
                 targets,
             } => {
-                self.start_anchored_call(tx, req, source, local_addr, targets)
+                self.start_anchored_call(tx, *req, source, local_addr, targets)
                     .await
             }
             Job::StartRecording { call } => {
@@ -470,7 +471,7 @@ impl Engine {
         if self.media.is_some() && !req.body.is_empty() {
             self.jobs.push_back(Job::NewCall {
                 tx,
-                req,
+                req: Box::new(req),
                 source,
                 local_addr,
                 targets,

@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 
-
 use madoguchi_rtp::{bridge, Bridge, Leg, MediaRuntime, Recording};
 use madoguchi_store::Store;
 use serde::Serialize;
@@ -62,7 +61,10 @@ impl MediaCalls {
                 .get_json::<RecordingMeta>(RECORDINGS_TABLE, &r.file_name)
                 .ok()
                 .flatten()
-                .unwrap_or_else(|| RecordingMeta { file_name: r.file_name.clone(), ..RecordingMeta::default() });
+                .unwrap_or_else(|| RecordingMeta {
+                    file_name: r.file_name.clone(),
+                    ..RecordingMeta::default()
+                });
             meta.duration_ms = r.duration_ms;
             meta.bytes = r.bytes;
             meta.sha256 = r.sha256.clone();
@@ -74,7 +76,11 @@ impl MediaCalls {
                 warn!(file = %r.file_name, error = %e, "cannot mark the repaired recording in its call record");
             }
         }
-        MediaCalls { runtime, calls: HashMap::new(), store }
+        MediaCalls {
+            runtime,
+            calls: HashMap::new(),
+            store,
+        }
     }
 
     /// The device answered: take its SDP answer and bridge the two legs.
@@ -118,7 +124,9 @@ impl MediaCalls {
                         ..RecordingMeta::default()
                     };
                     let store = self.store.clone();
-                    tokio::task::spawn_blocking(move || store.put_json(RECORDINGS_TABLE, &meta.file_name.clone(), &meta));
+                    tokio::task::spawn_blocking(move || {
+                        store.put_json(RECORDINGS_TABLE, &meta.file_name.clone(), &meta)
+                    });
                     cm.recording = Some((rec, started));
                 }
             }
@@ -195,7 +203,6 @@ fn sanitize(s: &str) -> String {
         .take(80)
         .collect()
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -302,7 +302,6 @@ fn peer_of(source: &str) -> Option<Peer> {
     })
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

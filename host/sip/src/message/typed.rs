@@ -145,7 +145,10 @@ pub enum ContactList {
 }
 
 /// A `;name[=value]` parameter by case-insensitive name (`Some(None)` for a flag).
-pub(crate) fn param_in<'a>(params: &'a [(String, Option<String>)], name: &str) -> Option<Option<&'a str>> {
+pub(crate) fn param_in<'a>(
+    params: &'a [(String, Option<String>)],
+    name: &str,
+) -> Option<Option<&'a str>> {
     params
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -153,8 +156,15 @@ pub(crate) fn param_in<'a>(params: &'a [(String, Option<String>)], name: &str) -
 }
 
 /// Sets or replaces a parameter, keeping the others in order.
-pub(crate) fn set_param_in(params: &mut Vec<(String, Option<String>)>, name: &str, value: Option<String>) {
-    match params.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+pub(crate) fn set_param_in(
+    params: &mut Vec<(String, Option<String>)>,
+    name: &str,
+    value: Option<String>,
+) {
+    match params
+        .iter_mut()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+    {
         Some(p) => p.1 = value,
         None => params.push((name.to_string(), value)),
     }
