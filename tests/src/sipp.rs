@@ -13,6 +13,7 @@ pub struct Sipp {
     args: Vec<String>,
     scenario: String,
     port: u16,
+    cwd: Option<PathBuf>,
 }
 
 impl Sipp {
@@ -43,7 +44,14 @@ impl Sipp {
             args,
             scenario: scenario.to_string(),
             port,
+            cwd: None,
         }
+    }
+
+    /// Runs sipp in `dir` (files a scenario names, such as pcaps, are found there).
+    pub fn cwd(mut self, dir: &std::path::Path) -> Sipp {
+        self.cwd = Some(dir.to_path_buf());
+        self
     }
 
     /// The local SIP port this sipp uses.
@@ -78,7 +86,11 @@ impl Sipp {
     }
 
     pub fn spawn(&self) -> Result<SippRun> {
-        let child = Command::new("sipp")
+        let mut cmd = Command::new("sipp");
+        if let Some(dir) = &self.cwd {
+            cmd.current_dir(dir);
+        }
+        let child = cmd
             .args(&self.args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
