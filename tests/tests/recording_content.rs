@@ -24,7 +24,7 @@ fn ulaw(sample: i16) -> u8 {
         exp -= 1;
     }
     let mantissa = (s >> (exp + 3)) & 0x0f;
-    !(sign | (exp << 4) as i32 | mantissa) as u8
+    !(sign | (exp << 4) | mantissa) as u8
 }
 
 /// Writes a pcap (Ethernet/IPv4/UDP/RTP) of `seconds` of a µ-law tone at 20 ms packets;

@@ -25,6 +25,29 @@ pub struct Config {
     pub sip: SipSection,
     #[serde(default)]
     pub media: MediaSection,
+    #[serde(default)]
+    pub services: ServicesSection,
+}
+
+/// `[services]`: numbers the host answers itself.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServicesSection {
+    /// Line test: tone, a beep per key, keys logged in order (empty string = off).
+    #[serde(default = "default_line_test")]
+    pub line_test: String,
+}
+
+impl Default for ServicesSection {
+    fn default() -> Self {
+        ServicesSection {
+            line_test: default_line_test(),
+        }
+    }
+}
+
+fn default_line_test() -> String {
+    "*97".into()
 }
 
 /// `[media]`: RTP anchored in the host.

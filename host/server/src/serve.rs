@@ -179,6 +179,7 @@ async fn serve(cfg: Config, store: Store, demo: bool) -> Result<()> {
         cfg.server.user_agent.clone(),
         cfg.sip.max_transactions,
         media,
+        Some(cfg.services.line_test.clone()).filter(|n| !n.is_empty()),
     );
     let http = TcpListener::bind(cfg.server.http)
         .await
@@ -230,8 +231,12 @@ fn ensure_demo_users(store: &Store, realm: &str) -> Result<()> {
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colour only on a terminal: logs are files and pipes in production and tests.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr)
         .try_init();
 }

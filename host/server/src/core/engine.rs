@@ -17,7 +17,9 @@ use tokio::sync::mpsc;
 use tracing::{debug, info, info_span, warn};
 
 use super::b2bua::{Action, AnchoredMedia, B2bua, ReqToken, Target, ALLOW};
-use super::media::{CallMedia, MediaCalls};
+use super::dialog::{contact_for, contact_uri, uas_route_set, LegDialog};
+use super::line_test::{self, LineTestMsg};
+use super::media::{begin_recording, CallMedia, MediaCalls};
 use super::registry::{GuardedReply, Registry};
 use crate::transport::{Inbound, Peer, Sender};
 
@@ -47,6 +49,19 @@ pub struct Engine {
     media: Option<MediaCalls>,
     /// Work that must await (socket binds, file creation), run between message batches.
     jobs: VecDeque<Job>,
+    /// The line-test number, when configured.
+    line_test: Option<String>,
+    /// Calls the host answered itself (line test), by Call-ID.
+    host_calls: HashMap<String, HostCall>,
+    /// Host-answered calls that want to end (the engine sends their BYE).
+    hangup_tx: mpsc::Sender<String>,
+    hangup_rx: Option<mpsc::Receiver<String>>,
+}
+
+/// A call the host answered itself.
+struct HostCall {
+    dialog: LegDialog,
+    control: mpsc::Sender<LineTestMsg>,
 }
 
 /// Awaited work queued by the synchronous handlers.
@@ -62,6 +77,12 @@ enum Job {
     StartRecording {
         call: u64,
     },
+    LineTest {
+        tx: ServerTxId,
+        req: Box<Request>,
+        source: Peer,
+        local_addr: SocketAddr,
+    },
 }
 
 impl Engine {
@@ -72,7 +93,9 @@ impl Engine {
         user_agent: String,
         max_transactions: usize,
         media: Option<MediaCalls>,
+        line_test: Option<String>,
     ) -> Engine {
+        let (hangup_tx, hangup_rx) = mpsc::channel(64);
         Engine {
             tx: TransactionLayer::new(TxConfig {
                 max_transactions,
@@ -100,12 +123,17 @@ impl Engine {
             next_delay_id: 0,
             media,
             jobs: VecDeque::new(),
+            line_test,
+            host_calls: HashMap::new(),
+            hangup_tx,
+            hangup_rx: Some(hangup_rx),
         }
     }
 
     /// Runs until the transports go away.
     pub async fn run(mut self, mut rx: mpsc::Receiver<Inbound>) {
         let mut housekeeping = tokio::time::interval(Duration::from_secs(5));
+        let mut hangups = self.hangup_rx.take();
         loop {
             let deadline = [
                 self.tx.poll_timeout(),
@@ -137,6 +165,7 @@ impl Engine {
                     self.release_delayed(now);
                 }
                 _ = housekeeping.tick() => self.registry.housekeeping(),
+                Some(call_id) = recv_opt(&mut hangups) => self.hang_up_host_call(&call_id, Instant::now()),
             }
             self.pump(Instant::now());
             while let Some(job) = self.jobs.pop_front() {
@@ -163,7 +192,148 @@ impl Engine {
                     m.start_recording(call).await;
                 }
             }
+            Job::LineTest {
+                tx,
+                req,
+                source,
+                local_addr,
+            } => self.start_line_test(tx, *req, source, local_addr).await,
         }
+    }
+
+    /// Answers a call to the line-test number with a host leg and starts its task.
+    async fn start_line_test(
+        &mut self,
+        tx: ServerTxId,
+        req: Request,
+        source: Peer,
+        local_addr: SocketAddr,
+    ) {
+        let now = Instant::now();
+        let Some(m) = self.media.as_mut() else { return };
+        let call_id = req.call_id().unwrap_or("-").to_string();
+        let (Ok(from), Ok(to)) = (req.from_hdr(), req.to_hdr()) else {
+            self.respond(
+                tx,
+                Response::for_request(&req, 400, reason_phrase(400)),
+                now,
+            );
+            return;
+        };
+        let leg = match m.runtime.open_leg(&call_id, local_addr.ip()).await {
+            Ok(l) => l,
+            Err(e) => {
+                warn!(error = %e, "no media port for the line test");
+                self.respond(
+                    tx,
+                    Response::for_request(&req, 503, reason_phrase(503)),
+                    now,
+                );
+                return;
+            }
+        };
+        let answer = match leg.answer(&req.body) {
+            Ok(a) => a,
+            Err(e) => {
+                info!(error = %e, "line test: caller's SDP offer refused");
+                tokio::spawn(leg.close());
+                self.respond(
+                    tx,
+                    Response::for_request(&req, 488, reason_phrase(488)),
+                    now,
+                );
+                return;
+            }
+        };
+        let store = m.store();
+        let mut local = to.clone();
+        local.set_param("tag", Some(super::ids::tag()));
+        let dialog = LegDialog {
+            call_id: call_id.clone(),
+            local,
+            remote: from.clone(),
+            remote_target: contact_uri(&req, &from.uri),
+            route_set: uas_route_set(&req),
+            local_cseq: 0,
+            remote_cseq: req.cseq().map(|c| c.seq).unwrap_or(0),
+            peer: source,
+            local_addr,
+        };
+        let mut ok = Response::for_request(&req, 200, "OK");
+        ok.headers.set(HeaderName::TO, dialog.local.to_string());
+        ok.headers
+            .push(HeaderName::CONTACT, contact_for(local_addr).to_string());
+        ok.headers.push(HeaderName::ALLOW, ALLOW);
+        ok.headers.push(HeaderName::CONTENT_TYPE, "application/sdp");
+        ok.body = answer.into();
+        self.respond(tx, ok, now);
+        let caller = from.uri.user.clone().unwrap_or_default();
+        let recording = begin_recording(&store, &leg, &call_id, &caller, "line-test")
+            .await
+            .map(|(rec, started)| (rec, started, store, caller));
+        let (control, control_rx) = mpsc::channel(16);
+        self.host_calls
+            .insert(call_id.clone(), HostCall { dialog, control });
+        info!(call_id, "line test answered");
+        tokio::spawn(line_test::run(
+            call_id,
+            leg,
+            control_rx,
+            self.hangup_tx.clone(),
+            recording,
+        ));
+    }
+
+    /// A request inside a host-answered call.
+    fn on_host_call_request(&mut self, tx: ServerTxId, req: Request, now: Instant) {
+        let call_id = req.call_id().unwrap_or("").to_string();
+        match req.method {
+            Method::Bye => {
+                self.respond(tx, Response::for_request(&req, 200, "OK"), now);
+                if let Some(call) = self.host_calls.remove(&call_id) {
+                    let _ = call.control.try_send(LineTestMsg::Stop);
+                }
+            }
+            Method::Info => {
+                self.respond(tx, Response::for_request(&req, 200, "OK"), now);
+                if let Some(call) = self.host_calls.get(&call_id) {
+                    let body = String::from_utf8_lossy(&req.body).into_owned();
+                    let content_type = req
+                        .headers
+                        .get(HeaderName::CONTENT_TYPE)
+                        .unwrap_or("")
+                        .to_string();
+                    let _ = call
+                        .control
+                        .try_send(LineTestMsg::Info { body, content_type });
+                }
+            }
+            Method::Options => self.respond(tx, Response::for_request(&req, 200, "OK"), now),
+            // The line test keeps its media as negotiated.
+            Method::Invite | Method::Update => self.respond(
+                tx,
+                Response::for_request(&req, 488, reason_phrase(488)),
+                now,
+            ),
+            _ => {
+                let mut r = Response::for_request(&req, 405, reason_phrase(405));
+                r.headers.push(HeaderName::ALLOW, ALLOW);
+                self.respond(tx, r, now);
+            }
+        }
+    }
+
+    /// A host-answered call ends on our side: send BYE.
+    fn hang_up_host_call(&mut self, call_id: &str, now: Instant) {
+        let Some(mut call) = self.host_calls.remove(call_id) else {
+            return;
+        };
+        let bye = call.dialog.request(Method::Bye, None);
+        let peer = call.dialog.peer.clone();
+        if let Err(e) = self.tx.send_request(bye, peer, now) {
+            debug!(error = %e, "BYE for a host call not sent");
+        }
+        self.pump(now);
     }
 
     /// Opens the host's two legs, answers the caller's offer with the caller leg and offers
@@ -394,6 +564,13 @@ impl Engine {
                 self.respond(tx, r, now);
             }
             Method::Invite if !in_dialog => self.on_new_invite(tx, req, source, now),
+            _ if in_dialog
+                && req
+                    .call_id()
+                    .is_some_and(|c| self.host_calls.contains_key(c)) =>
+            {
+                self.on_host_call_request(tx, req, now)
+            }
             _ if in_dialog => {
                 if !self.b2bua.on_in_dialog_request(tx, req.clone(), now) {
                     self.respond(
@@ -425,6 +602,25 @@ impl Engine {
     fn on_new_invite(&mut self, tx: ServerTxId, req: Request, source: Peer, now: Instant) {
         if let Some(reply) = self.registry.check_local_caller(&req, &source, now) {
             self.send_guarded(tx, reply, &source, now);
+            return;
+        }
+        let dialled = req.uri.user_unescaped();
+        if self.line_test.is_some() && dialled == self.line_test {
+            match self.local_addr_for(&source) {
+                Some(local_addr) if self.media.is_some() && !req.body.is_empty() => {
+                    self.jobs.push_back(Job::LineTest {
+                        tx,
+                        req: Box::new(req),
+                        source,
+                        local_addr,
+                    });
+                }
+                _ => self.respond(
+                    tx,
+                    Response::for_request(&req, 488, reason_phrase(488)),
+                    now,
+                ),
+            }
             return;
         }
         let user = req.uri.user_unescaped().unwrap_or_default();
@@ -579,5 +775,13 @@ impl Engine {
                 .find(|l| l.local.is_ipv4() == peer.addr.is_ipv4())
                 .map(|l| l.local)
         })
+    }
+}
+
+/// Receives from an optional channel; pending forever when there is none.
+async fn recv_opt(rx: &mut Option<mpsc::Receiver<String>>) -> Option<String> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }

@@ -99,39 +99,27 @@ impl MediaCalls {
 
     /// Starts recording the caller's leg (left: caller, right: what the caller hears).
     pub async fn start_recording(&mut self, call: u64) {
-        let started = unix_now();
-        let (name, leg_result) = {
+        let rec = {
             let Some(cm) = self.calls.get(&call) else {
                 return;
             };
-            let name = format!("{started}-{}", sanitize(&cm.call_id));
-            let r = cm.caller.record(&name).await;
-            (name, r)
+            begin_recording(
+                &self.store,
+                &cm.caller,
+                &cm.call_id,
+                &cm.caller_number,
+                &cm.callee,
+            )
+            .await
         };
-        match leg_result {
-            Ok(rec) => {
-                if let Some(cm) = self.calls.get_mut(&call) {
-                    info!(call, file = %name, "recording");
-                    // The call record exists from the first second, so a crash leaves it
-                    // pointing at the (repairable) file.
-                    let meta = RecordingMeta {
-                        file_name: format!("{name}.wav"),
-                        call_id: cm.call_id.clone(),
-                        caller: cm.caller_number.clone(),
-                        callee: cm.callee.clone(),
-                        started_unix: started,
-                        problems: vec!["in progress".into()],
-                        ..RecordingMeta::default()
-                    };
-                    let store = self.store.clone();
-                    tokio::task::spawn_blocking(move || {
-                        store.put_json(RECORDINGS_TABLE, &meta.file_name.clone(), &meta)
-                    });
-                    cm.recording = Some((rec, started));
-                }
-            }
-            Err(e) => warn!(call, error = %e, "recording could not start; the call goes on"),
+        if let Some(cm) = self.calls.get_mut(&call) {
+            cm.recording = rec;
         }
+    }
+
+    /// The store, for other host-answered calls that record.
+    pub fn store(&self) -> Store {
+        self.store.clone()
     }
 
     /// The host's answer to a re-offer (hold/resume) on one side.
@@ -154,39 +142,93 @@ impl MediaCalls {
         tokio::spawn(async move {
             drop(cm.bridge);
             if let Some((rec, started)) = cm.recording {
-                match rec.stop().await {
-                    Ok(sum) => {
-                        let meta = RecordingMeta {
-                            file_name: sum.file_name.clone(),
-                            call_id: cm.call_id.clone(),
-                            caller: cm.caller_number.clone(),
-                            callee: cm.callee.clone(),
-                            started_unix: started,
-                            ended_unix: unix_now(),
-                            duration_ms: sum.duration_ms,
-                            bytes: sum.bytes,
-                            sha256: sum.sha256.clone(),
-                            complete: sum.complete,
-                            problems: sum.problems.clone(),
-                        };
-                        info!(call_id = %cm.call_id, file = %sum.file_name, bytes = sum.bytes, duration_ms = sum.duration_ms, complete = sum.complete, "recording finished");
-                        let key = meta.file_name.clone();
-                        let res = tokio::task::spawn_blocking(move || {
-                            store.put_json(RECORDINGS_TABLE, &key, &meta)
-                        })
-                        .await;
-                        if !matches!(res, Ok(Ok(()))) {
-                            warn!(call_id = %cm.call_id, "recording metadata not stored");
-                        }
-                    }
-                    Err(e) => {
-                        warn!(call_id = %cm.call_id, error = %e, "recording did not finish cleanly")
-                    }
-                }
+                finish_recording(
+                    store,
+                    rec,
+                    started,
+                    &cm.call_id,
+                    &cm.caller_number,
+                    &cm.callee,
+                )
+                .await;
             }
             cm.caller.close().await;
             cm.device.close().await;
         });
+    }
+}
+
+/// Stops a recording and completes its call record in the store.
+pub async fn finish_recording(
+    store: Store,
+    rec: Recording,
+    started: u64,
+    call_id: &str,
+    caller: &str,
+    callee: &str,
+) {
+    match rec.stop().await {
+        Ok(sum) => {
+            let meta = RecordingMeta {
+                file_name: sum.file_name.clone(),
+                call_id: call_id.to_string(),
+                caller: caller.to_string(),
+                callee: callee.to_string(),
+                started_unix: started,
+                ended_unix: unix_now(),
+                duration_ms: sum.duration_ms,
+                bytes: sum.bytes,
+                sha256: sum.sha256.clone(),
+                complete: sum.complete,
+                problems: sum.problems.clone(),
+            };
+            info!(call_id, file = %sum.file_name, bytes = sum.bytes, duration_ms = sum.duration_ms, complete = sum.complete, "recording finished");
+            let key = meta.file_name.clone();
+            let res =
+                tokio::task::spawn_blocking(move || store.put_json(RECORDINGS_TABLE, &key, &meta))
+                    .await;
+            if !matches!(res, Ok(Ok(()))) {
+                warn!(call_id, "recording metadata not stored");
+            }
+        }
+        Err(e) => warn!(call_id, error = %e, "recording did not finish cleanly"),
+    }
+}
+
+/// Starts recording `leg` as `NAME.wav` and writes the call record's first version (so a
+/// crash leaves it pointing at the repairable file). `None` if recording could not start;
+/// the call goes on.
+pub async fn begin_recording(
+    store: &Store,
+    leg: &Leg,
+    call_id: &str,
+    caller: &str,
+    callee: &str,
+) -> Option<(Recording, u64)> {
+    let started = unix_now();
+    let name = format!("{started}-{}", sanitize(call_id));
+    match leg.record(&name).await {
+        Ok(rec) => {
+            info!(call_id, file = %name, "recording");
+            let meta = RecordingMeta {
+                file_name: format!("{name}.wav"),
+                call_id: call_id.to_string(),
+                caller: caller.to_string(),
+                callee: callee.to_string(),
+                started_unix: started,
+                problems: vec!["in progress".into()],
+                ..RecordingMeta::default()
+            };
+            let store = store.clone();
+            tokio::task::spawn_blocking(move || {
+                store.put_json(RECORDINGS_TABLE, &meta.file_name.clone(), &meta)
+            });
+            Some((rec, started))
+        }
+        Err(e) => {
+            warn!(call_id, error = %e, "recording could not start; the call goes on");
+            None
+        }
     }
 }
 

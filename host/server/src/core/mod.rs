@@ -4,6 +4,7 @@ pub mod b2bua;
 pub mod dialog;
 pub mod engine;
 pub mod ids;
+pub mod line_test;
 pub mod media;
 pub mod registry;
 

@@ -1,0 +1,120 @@
+//! The line-test number (`*97`): a call the host answers itself. sipp presses keys as RFC
+//! 4733 events (Debian's `dtmf_2833_*.pcap`) and echoes our RTP back (`-rtp_echo`): the keys
+//! must arrive in order, and the host's tone must reach sipp (it comes back on the left
+//! channel of the call's recording).
+
+use std::f64::consts::PI;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use madoguchi_tests::sipp::Sipp;
+use madoguchi_tests::{Server, ServerOptions};
+
+fn power(samples: &[f64], freq: f64) -> f64 {
+    let (mut re, mut im) = (0.0, 0.0);
+    for (i, s) in samples.iter().enumerate() {
+        let w = 2.0 * PI * freq * i as f64 / 8000.0;
+        re += s * w.cos();
+        im += s * w.sin();
+    }
+    (re * re + im * im) / samples.len().max(1) as f64
+}
+
+fn channels(path: &Path) -> (Vec<f64>, Vec<f64>) {
+    let b = std::fs::read(path).unwrap();
+    let data = b.windows(4).position(|w| w == b"data").expect("data chunk") + 8;
+    let (mut l, mut r) = (Vec::new(), Vec::new());
+    for f in b[data..].chunks_exact(4) {
+        l.push(i16::from_le_bytes([f[0], f[1]]) as f64);
+        r.push(i16::from_le_bytes([f[2], f[3]]) as f64);
+    }
+    (l, r)
+}
+
+fn line_test_result(server: &Server, nth: usize) -> String {
+    let t0 = Instant::now();
+    loop {
+        let log = server.log_text();
+        if let Some(line) = log
+            .lines()
+            .filter(|l| l.contains("line test finished"))
+            .nth(nth)
+        {
+            return line.to_string();
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "no line test result; log:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn finished_recordings(dir: &Path, count: usize) -> Vec<std::path::PathBuf> {
+    let t0 = Instant::now();
+    loop {
+        let mut wavs: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "wav"))
+            .collect();
+        if wavs.len() >= count {
+            wavs.sort();
+            return wavs;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "recordings not finished"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn keys_pressed_as_rfc4733_arrive_in_order() {
+    let server = Server::start(ServerOptions::default()).unwrap();
+    Sipp::new("caller_dtmf.xml", server.sip)
+        .service("*97")
+        .run()
+        .unwrap();
+    let finished = line_test_result(&server, 0);
+    assert!(finished.contains("digits=12#"), "keys in order: {finished}");
+}
+
+#[test]
+fn the_host_tone_reaches_the_caller() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(ServerOptions {
+        data: Some(data.path().to_path_buf()),
+        ..ServerOptions::default()
+    })
+    .unwrap();
+    // sipp sends back whatever RTP it receives (-rtp_echo): if the host's tone reached sipp it
+    // returns on the recording's left channel (what the caller sent).
+    Sipp::new("caller.xml", server.sip)
+        .service("*97")
+        .set("hold_ms", "2500")
+        .arg("-rtp_echo")
+        .run()
+        .unwrap();
+    line_test_result(&server, 0);
+    let file = finished_recordings(&data.path().join("recordings"), 1).remove(0);
+    let (left, right) = channels(&file);
+    let (l440, r440) = (power(&left, 440.0), power(&right, 440.0));
+    let l_off = power(&left, 1777.0);
+    println!("440 Hz: sent {r440:.3e}, echoed back {l440:.3e} (off-tone {l_off:.3e})");
+    assert!(r440 > 1e9, "the host played its tone");
+    assert!(
+        l440 > 0.1 * r440 && l440 > 100.0 * l_off,
+        "the tone reached sipp and came back"
+    );
+}
+
+#[test]
+fn an_offer_with_no_common_codec_gets_488() {
+    let server = Server::start(ServerOptions::default()).unwrap();
+    Sipp::new("caller_nocodec.xml", server.sip)
+        .service("*97")
+        .run()
+        .unwrap();
+}
