@@ -118,3 +118,16 @@ fn an_offer_with_no_common_codec_gets_488() {
         .run()
         .unwrap();
 }
+
+#[test]
+fn a_key_sent_as_sip_info_arrives() {
+    let server = Server::start(ServerOptions::default()).unwrap();
+    Sipp::new("caller_info.xml", server.sip)
+        .service("*97")
+        .set("info_digit", "7")
+        .set("hold_ms", "800")
+        .run()
+        .unwrap();
+    let finished = line_test_result(&server, 0);
+    assert!(finished.contains("digits=7"), "INFO key: {finished}");
+}

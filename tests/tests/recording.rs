@@ -17,6 +17,8 @@ struct Meta {
     sha256: String,
     complete: bool,
     problems: String,
+    /// The whole JSON line.
+    raw: String,
 }
 
 fn recordings_of(data: &Path) -> Vec<Meta> {
@@ -51,6 +53,7 @@ fn recordings_of(data: &Path) -> Vec<Meta> {
                 sha256: field("sha256"),
                 complete: field("complete") == "true",
                 problems: field("problems"),
+                raw: l.to_string(),
             }
         })
         .collect()
@@ -152,6 +155,13 @@ fn a_bridged_call_is_recorded_with_its_call_record() {
         "stored checksum matches the file"
     );
     assert_eq!(std::fs::metadata(&file).unwrap().len(), m.bytes);
+    assert!(
+        m.raw.contains("\"did\":\"1001\""),
+        "the dialled number is kept: {}",
+        m.raw
+    );
+    // Both legs' RTP statistics (loss, jitter, drops, pacing) are in the call record.
+    assert_eq!(m.raw.matches("\"pace_p99_us\"").count(), 2, "{}", m.raw);
 }
 
 #[test]

@@ -19,7 +19,7 @@ use tracing::{debug, info, info_span, warn};
 use super::b2bua::{Action, AnchoredMedia, B2bua, ReqToken, Target, ALLOW};
 use super::dialog::{contact_for, contact_uri, uas_route_set, LegDialog};
 use super::line_test::{self, LineTestMsg};
-use super::media::{begin_recording, CallMedia, MediaCalls};
+use super::media::{begin_recording, CallFacts, CallMedia, MediaCalls};
 use super::registry::{GuardedReply, Registry};
 use crate::transport::{Inbound, Peer, Sender};
 
@@ -268,9 +268,15 @@ impl Engine {
         ok.body = answer.into();
         self.respond(tx, ok, now);
         let caller = from.uri.user.clone().unwrap_or_default();
-        let recording = begin_recording(&store, &leg, &call_id, &caller, "line-test")
+        let facts = CallFacts {
+            call_id: call_id.clone(),
+            caller,
+            callee: "line-test".into(),
+            did: req.uri.user_unescaped().unwrap_or_default(),
+        };
+        let recording = begin_recording(&store, &leg, &facts)
             .await
-            .map(|(rec, started)| (rec, started, store, caller));
+            .map(|(rec, started)| (rec, started, store, facts));
         let (control, control_rx) = mpsc::channel(16);
         self.host_calls
             .insert(call_id.clone(), HostCall { dialog, control });
@@ -415,9 +421,13 @@ impl Engine {
                     m.calls.insert(
                         id,
                         CallMedia {
-                            call_id,
-                            caller_number,
-                            callee,
+                            // A call between users: the number dialled is the user reached.
+                            facts: CallFacts {
+                                call_id,
+                                caller: caller_number,
+                                did: callee.clone(),
+                                callee,
+                            },
                             caller,
                             device,
                             bridge: None,

@@ -12,7 +12,7 @@ use madoguchi_store::Store;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
-use super::media::finish_recording;
+use super::media::{finish_recording, leg_stats, CallFacts};
 
 /// The longest a line test may last before the host hangs up.
 const MAX_DURATION: Duration = Duration::from_secs(600);
@@ -43,7 +43,7 @@ pub async fn run(
     mut leg: Leg,
     mut control: mpsc::Receiver<LineTestMsg>,
     hangup: mpsc::Sender<String>,
-    recording: Option<(Recording, u64, Store, String)>,
+    recording: Option<(Recording, u64, Store, CallFacts)>,
 ) {
     leg.play(vec![tone(440.0, 1000)], false);
     let mut digits = String::new();
@@ -79,8 +79,9 @@ pub async fn run(
     if hang_up {
         let _ = hangup.send(call_id.clone()).await;
     }
-    if let Some((rec, started, store, caller)) = recording {
-        finish_recording(store, rec, started, &call_id, &caller, "line-test").await;
+    if let Some((rec, started, store, facts)) = recording {
+        let legs = vec![leg_stats(&leg).await];
+        finish_recording(store, rec, started, &facts, legs).await;
     }
     leg.close().await;
 }

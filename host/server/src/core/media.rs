@@ -23,6 +23,9 @@ pub struct RecordingMeta {
     pub call_id: String,
     pub caller: String,
     pub callee: String,
+    /// The number dialled (the DID for calls from the network).
+    #[serde(default)]
+    pub did: String,
     pub started_unix: u64,
     pub ended_unix: u64,
     pub duration_ms: u64,
@@ -32,13 +35,23 @@ pub struct RecordingMeta {
     /// a crash.
     pub complete: bool,
     pub problems: Vec<String>,
+    /// RTP statistics of the call's legs at the end (loss, jitter, drops, pacing).
+    #[serde(default)]
+    pub legs: Vec<serde_json::Value>,
+}
+
+/// Who and what a recorded call is about.
+#[derive(Debug, Clone, Default)]
+pub struct CallFacts {
+    pub call_id: String,
+    pub caller: String,
+    pub callee: String,
+    pub did: String,
 }
 
 /// One anchored call's media.
 pub struct CallMedia {
-    pub call_id: String,
-    pub caller_number: String,
-    pub callee: String,
+    pub facts: CallFacts,
     pub caller: Leg,
     pub device: Leg,
     pub bridge: Option<Bridge>,
@@ -103,14 +116,7 @@ impl MediaCalls {
             let Some(cm) = self.calls.get(&call) else {
                 return;
             };
-            begin_recording(
-                &self.store,
-                &cm.caller,
-                &cm.call_id,
-                &cm.caller_number,
-                &cm.callee,
-            )
-            .await
+            begin_recording(&self.store, &cm.caller, &cm.facts).await
         };
         if let Some(cm) = self.calls.get_mut(&call) {
             cm.recording = rec;
@@ -142,15 +148,8 @@ impl MediaCalls {
         tokio::spawn(async move {
             drop(cm.bridge);
             if let Some((rec, started)) = cm.recording {
-                finish_recording(
-                    store,
-                    rec,
-                    started,
-                    &cm.call_id,
-                    &cm.caller_number,
-                    &cm.callee,
-                )
-                .await;
+                let legs = vec![leg_stats(&cm.caller).await, leg_stats(&cm.device).await];
+                finish_recording(store, rec, started, &cm.facts, legs).await;
             }
             cm.caller.close().await;
             cm.device.close().await;
@@ -163,17 +162,19 @@ pub async fn finish_recording(
     store: Store,
     rec: Recording,
     started: u64,
-    call_id: &str,
-    caller: &str,
-    callee: &str,
+    facts: &CallFacts,
+    legs: Vec<serde_json::Value>,
 ) {
+    let call_id = facts.call_id.as_str();
     match rec.stop().await {
         Ok(sum) => {
             let meta = RecordingMeta {
                 file_name: sum.file_name.clone(),
-                call_id: call_id.to_string(),
-                caller: caller.to_string(),
-                callee: callee.to_string(),
+                call_id: facts.call_id.clone(),
+                caller: facts.caller.clone(),
+                callee: facts.callee.clone(),
+                did: facts.did.clone(),
+                legs,
                 started_unix: started,
                 ended_unix: unix_now(),
                 duration_ms: sum.duration_ms,
@@ -201,10 +202,9 @@ pub async fn finish_recording(
 pub async fn begin_recording(
     store: &Store,
     leg: &Leg,
-    call_id: &str,
-    caller: &str,
-    callee: &str,
+    facts: &CallFacts,
 ) -> Option<(Recording, u64)> {
+    let call_id = facts.call_id.as_str();
     let started = unix_now();
     let name = format!("{started}-{}", sanitize(call_id));
     match leg.record(&name).await {
@@ -212,9 +212,10 @@ pub async fn begin_recording(
             info!(call_id, file = %name, "recording");
             let meta = RecordingMeta {
                 file_name: format!("{name}.wav"),
-                call_id: call_id.to_string(),
-                caller: caller.to_string(),
-                callee: callee.to_string(),
+                call_id: facts.call_id.clone(),
+                caller: facts.caller.clone(),
+                callee: facts.callee.clone(),
+                did: facts.did.clone(),
                 started_unix: started,
                 problems: vec!["in progress".into()],
                 ..RecordingMeta::default()
@@ -229,6 +230,14 @@ pub async fn begin_recording(
             warn!(call_id, error = %e, "recording could not start; the call goes on");
             None
         }
+    }
+}
+
+/// A leg's RTP statistics as JSON for the call record (null if the leg is gone).
+pub async fn leg_stats(leg: &Leg) -> serde_json::Value {
+    match leg.stats().await {
+        Ok(s) => serde_json::to_value(&s).unwrap_or(serde_json::Value::Null),
+        Err(_) => serde_json::Value::Null,
     }
 }
 
