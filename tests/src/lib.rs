@@ -2,6 +2,7 @@
 //! loopback ports with a fresh data directory, and drive real SIP peers (sipp, baresip)
 //! against it. Nothing here fakes a SIP peer.
 
+pub mod audio;
 pub mod sipp;
 
 use std::io::{BufRead, BufReader};

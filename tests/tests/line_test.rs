@@ -3,33 +3,11 @@
 //! must arrive in order, and the host's tone must reach sipp (it comes back on the left
 //! channel of the call's recording).
 
-use std::f64::consts::PI;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
+use madoguchi_tests::audio::{channels, finished_recordings, power};
 use madoguchi_tests::sipp::Sipp;
 use madoguchi_tests::{Server, ServerOptions};
-
-fn power(samples: &[f64], freq: f64) -> f64 {
-    let (mut re, mut im) = (0.0, 0.0);
-    for (i, s) in samples.iter().enumerate() {
-        let w = 2.0 * PI * freq * i as f64 / 8000.0;
-        re += s * w.cos();
-        im += s * w.sin();
-    }
-    (re * re + im * im) / samples.len().max(1) as f64
-}
-
-fn channels(path: &Path) -> (Vec<f64>, Vec<f64>) {
-    let b = std::fs::read(path).unwrap();
-    let data = b.windows(4).position(|w| w == b"data").expect("data chunk") + 8;
-    let (mut l, mut r) = (Vec::new(), Vec::new());
-    for f in b[data..].chunks_exact(4) {
-        l.push(i16::from_le_bytes([f[0], f[1]]) as f64);
-        r.push(i16::from_le_bytes([f[2], f[3]]) as f64);
-    }
-    (l, r)
-}
 
 fn line_test_result(server: &Server, nth: usize) -> String {
     let t0 = Instant::now();
@@ -45,26 +23,6 @@ fn line_test_result(server: &Server, nth: usize) -> String {
         assert!(
             t0.elapsed() < Duration::from_secs(10),
             "no line test result; log:\n{log}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn finished_recordings(dir: &Path, count: usize) -> Vec<std::path::PathBuf> {
-    let t0 = Instant::now();
-    loop {
-        let mut wavs: Vec<_> = std::fs::read_dir(dir)
-            .unwrap()
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "wav"))
-            .collect();
-        if wavs.len() >= count {
-            wavs.sort();
-            return wavs;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "recordings not finished"
         );
         std::thread::sleep(Duration::from_millis(50));
     }

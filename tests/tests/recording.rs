@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use madoguchi_tests::audio::finished_recordings;
 use madoguchi_tests::sipp::{Device, Sipp};
 use madoguchi_tests::{server_bin, Server, ServerOptions};
 
@@ -127,15 +128,7 @@ fn a_bridged_call_is_recorded_with_its_call_record() {
     desk.finish().unwrap();
     // The recording is finished off the SIP path: wait for the file to leave its .part name.
     let dir = data.path().join("recordings");
-    let t0 = Instant::now();
-    while wavs(&dir, ".wav").is_empty() || !wavs(&dir, ".part").is_empty() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "recording not finished: {:?}",
-            wavs(&dir, "")
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    finished_recordings(&dir, 1);
     std::thread::sleep(Duration::from_millis(300)); // the metadata write follows the rename
     drop(server);
     let metas = recordings_of(data.path());

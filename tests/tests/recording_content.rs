@@ -5,8 +5,8 @@
 
 use std::f64::consts::PI;
 use std::path::Path;
-use std::time::{Duration, Instant};
 
+use madoguchi_tests::audio::{channels, finished_recordings, power};
 use madoguchi_tests::sipp::{Device, Sipp};
 use madoguchi_tests::{Server, ServerOptions};
 
@@ -87,29 +87,6 @@ fn write_tone_pcap(path: &Path, freq: f64, seconds: u32, ssrc: u32) {
     std::fs::write(path, out).unwrap();
 }
 
-/// Power of one frequency in a signal (single-bin DFT).
-fn power(samples: &[f64], freq: f64) -> f64 {
-    let (mut re, mut im) = (0.0, 0.0);
-    for (i, s) in samples.iter().enumerate() {
-        let w = 2.0 * PI * freq * i as f64 / 8000.0;
-        re += s * w.cos();
-        im += s * w.sin();
-    }
-    (re * re + im * im) / samples.len().max(1) as f64
-}
-
-/// The left and right channels of our 8 kHz 16-bit stereo WAV.
-fn channels(path: &Path) -> (Vec<f64>, Vec<f64>) {
-    let b = std::fs::read(path).unwrap();
-    let data = b.windows(4).position(|w| w == b"data").expect("data chunk") + 8;
-    let (mut l, mut r) = (Vec::new(), Vec::new());
-    for f in b[data..].chunks_exact(4) {
-        l.push(i16::from_le_bytes([f[0], f[1]]) as f64);
-        r.push(i16::from_le_bytes([f[2], f[3]]) as f64);
-    }
-    (l, r)
-}
-
 #[test]
 fn each_channel_of_the_recording_holds_what_that_side_sent() {
     let data = tempfile::tempdir().unwrap();
@@ -142,23 +119,7 @@ fn each_channel_of_the_recording_holds_what_that_side_sent() {
         .run()
         .unwrap();
     desk.finish().unwrap();
-    let dir = data.path().join("recordings");
-    let t0 = Instant::now();
-    let file = loop {
-        let done: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "wav"))
-            .collect();
-        if let Some(f) = done.first() {
-            break f.clone();
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "no finished recording"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let file = finished_recordings(&data.path().join("recordings"), 1).remove(0);
     let (left, right) = channels(&file);
     let (l440, l1000) = (power(&left, 440.0), power(&left, 1000.0));
     let (r440, r1000) = (power(&right, 440.0), power(&right, 1000.0));

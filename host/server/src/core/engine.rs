@@ -201,6 +201,42 @@ impl Engine {
         }
     }
 
+    /// Opens a host leg for the caller and answers its SDP offer. On failure the INVITE is
+    /// answered here (503 no media port, 488 no common codec, 400 unusable SDP) and `None`
+    /// returned.
+    async fn answer_caller(
+        &mut self,
+        runtime: &madoguchi_rtp::MediaRuntime,
+        tx: ServerTxId,
+        req: &Request,
+        local_addr: SocketAddr,
+        now: Instant,
+    ) -> Option<(madoguchi_rtp::Leg, String)> {
+        let call_id = req.call_id().unwrap_or("-");
+        let leg = match runtime.open_leg(call_id, local_addr.ip()).await {
+            Ok(l) => l,
+            Err(e) => {
+                warn!(error = %e, "no media port for a new call");
+                self.respond(tx, Response::for_request(req, 503, reason_phrase(503)), now);
+                return None;
+            }
+        };
+        match leg.answer(&req.body) {
+            Ok(answer) => Some((leg, answer)),
+            Err(e) => {
+                let status = if e.is_not_acceptable() { 488 } else { 400 };
+                info!(error = %e, status, "caller's SDP offer refused");
+                tokio::spawn(leg.close());
+                self.respond(
+                    tx,
+                    Response::for_request(req, status, reason_phrase(status)),
+                    now,
+                );
+                None
+            }
+        }
+    }
+
     /// Answers a call to the line-test number with a host leg and starts its task.
     async fn start_line_test(
         &mut self,
@@ -220,32 +256,14 @@ impl Engine {
             );
             return;
         };
-        let leg = match m.runtime.open_leg(&call_id, local_addr.ip()).await {
-            Ok(l) => l,
-            Err(e) => {
-                warn!(error = %e, "no media port for the line test");
-                self.respond(
-                    tx,
-                    Response::for_request(&req, 503, reason_phrase(503)),
-                    now,
-                );
-                return;
-            }
-        };
-        let answer = match leg.answer(&req.body) {
-            Ok(a) => a,
-            Err(e) => {
-                info!(error = %e, "line test: caller's SDP offer refused");
-                tokio::spawn(leg.close());
-                self.respond(
-                    tx,
-                    Response::for_request(&req, 488, reason_phrase(488)),
-                    now,
-                );
-                return;
-            }
-        };
+        let runtime = m.runtime.clone();
         let store = m.store();
+        let Some((leg, answer)) = self
+            .answer_caller(&runtime, tx, &req, local_addr, now)
+            .await
+        else {
+            return;
+        };
         let mut local = to.clone();
         local.set_param("tag", Some(super::ids::tag()));
         let dialog = LegDialog {
@@ -353,40 +371,21 @@ impl Engine {
         targets: Vec<Target>,
     ) {
         let now = Instant::now();
-        let Some(m) = self.media.as_mut() else { return };
-        let call_id = req.call_id().unwrap_or("-").to_string();
-        let caller = match m.runtime.open_leg(&call_id, local_addr.ip()).await {
-            Ok(l) => l,
-            Err(e) => {
-                warn!(error = %e, "no media port for a new call");
-                self.respond(
-                    tx,
-                    Response::for_request(&req, 503, reason_phrase(503)),
-                    now,
-                );
-                return;
-            }
+        let Some(runtime) = self.media.as_ref().map(|m| m.runtime.clone()) else {
+            return;
         };
-        let answer = match caller.answer(&req.body) {
-            Ok(a) => a,
-            Err(e) => {
-                let status = if e.is_not_acceptable() { 488 } else { 400 };
-                info!(error = %e, status, "caller's SDP offer refused");
-                tokio::spawn(caller.close());
-                self.respond(
-                    tx,
-                    Response::for_request(&req, status, reason_phrase(status)),
-                    now,
-                );
-                return;
-            }
+        let call_id = req.call_id().unwrap_or("-").to_string();
+        let Some((caller, answer)) = self
+            .answer_caller(&runtime, tx, &req, local_addr, now)
+            .await
+        else {
+            return;
         };
         let device_ip = targets
             .first()
             .map(|t| t.local_addr.ip())
             .unwrap_or(local_addr.ip());
-        let device = match m
-            .runtime
+        let device = match runtime
             .open_leg(&format!("{call_id}-device"), device_ip)
             .await
         {

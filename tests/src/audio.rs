@@ -1,0 +1,50 @@
+//! Reading what the server recorded: finished WAV files and the power of a tone in a channel.
+
+use std::f64::consts::PI;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Waits (up to 10 s) until `dir` holds at least `count` finished recordings (`*.wav`, not
+/// `*.wav.part`) and returns them sorted.
+pub fn finished_recordings(dir: &Path, count: usize) -> Vec<PathBuf> {
+    let t0 = Instant::now();
+    loop {
+        let mut wavs: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        wavs.retain(|p| p.extension().is_some_and(|x| x == "wav"));
+        if wavs.len() >= count {
+            wavs.sort();
+            return wavs;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "{count} recordings not finished in {}",
+            dir.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The left and right channels of an 8 kHz 16-bit stereo WAV.
+pub fn channels(path: &Path) -> (Vec<f64>, Vec<f64>) {
+    let b = std::fs::read(path).unwrap();
+    let data = b.windows(4).position(|w| w == b"data").expect("data chunk") + 8;
+    let (mut l, mut r) = (Vec::new(), Vec::new());
+    for f in b[data..].chunks_exact(4) {
+        l.push(i16::from_le_bytes([f[0], f[1]]) as f64);
+        r.push(i16::from_le_bytes([f[2], f[3]]) as f64);
+    }
+    (l, r)
+}
+
+/// Power of one frequency in an 8 kHz signal (single-bin DFT).
+pub fn power(samples: &[f64], freq: f64) -> f64 {
+    let (mut re, mut im) = (0.0, 0.0);
+    for (i, s) in samples.iter().enumerate() {
+        let w = 2.0 * PI * freq * i as f64 / 8000.0;
+        re += s * w.cos();
+        im += s * w.sin();
+    }
+    (re * re + im * im) / samples.len().max(1) as f64
+}
