@@ -183,6 +183,16 @@ impl Device {
         Ok(Device { uas })
     }
 
+    /// A device that answers its one call at once (`device_answer.xml`, no ringing delay).
+    pub fn answering(server: SocketAddr, user: &str, password: &str) -> Result<Device> {
+        Device::start(
+            server,
+            user,
+            password,
+            Sipp::new("device_answer.xml", server).set("answer_ms", "0"),
+        )
+    }
+
     /// Waits for the UAS scenario to finish and checks it passed.
     pub fn finish(self) -> Result<()> {
         self.uas.wait()

@@ -113,13 +113,7 @@ fn a_bridged_call_is_recorded_with_its_call_record() {
         ..ServerOptions::default()
     })
     .unwrap();
-    let desk = Device::start(
-        server.sip,
-        "1001",
-        "zama1001",
-        Sipp::new("device_answer.xml", server.sip).set("answer_ms", "0"),
-    )
-    .unwrap();
+    let desk = Device::answering(server.sip, "1001", "zama1001").unwrap();
     Sipp::new("caller.xml", server.sip)
         .service("1001")
         .set("hold_ms", "1500")

@@ -124,13 +124,7 @@ fn registrations_survive_a_restart() {
 #[test]
 fn hold_and_resume_are_answered_by_the_host_media_leg() {
     let server = Server::start(ServerOptions::default()).unwrap();
-    let desk = Device::start(
-        server.sip,
-        "1001",
-        "zama1001",
-        Sipp::new("device_answer.xml", server.sip).set("answer_ms", "0"),
-    )
-    .unwrap();
+    let desk = Device::answering(server.sip, "1001", "zama1001").unwrap();
     // sipp fails the scenario unless the 200 to the hold re-INVITE says a=recvonly and the
     // one to the resume says a=sendrecv (check_it on the regexp).
     Sipp::new("caller_hold_resume.xml", server.sip)

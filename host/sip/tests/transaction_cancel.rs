@@ -18,15 +18,7 @@ fn no_auto_trying() -> TxConfig {
 
 fn call(p: &mut Pair) -> (Request, ClientTxId, ServerTxId) {
     let r = invite("z9hG4bKcan1", "call-c", 1);
-    let ctx =
-        p.a.layer
-            .send_request(r.clone(), p.peer_b(), p.now)
-            .unwrap();
-    p.settle();
-    let stx = match p.b.events.first() {
-        Some((_, TxEvent::Request { tx, .. })) => *tx,
-        other => panic!("{other:?}"),
-    };
+    let (ctx, stx) = p.send_to_bob(&r);
     (r, ctx, stx)
 }
 

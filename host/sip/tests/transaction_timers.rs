@@ -215,15 +215,7 @@ fn timer_g_doubles_to_t2_and_timer_h_reports_missing_ack() {
 fn ack_stops_timer_g_and_timer_i_is_t4_on_udp() {
     let mut p = Pair::new(TxConfig::default());
     let r = invite("z9hG4bKi1", "c1", 1);
-    let ctx =
-        p.a.layer
-            .send_request(r.clone(), p.peer_b(), p.now)
-            .unwrap();
-    p.settle();
-    let stx = match &p.b.events[0] {
-        (_, TxEvent::Request { tx, .. }) => *tx,
-        other => panic!("{other:?}"),
-    };
+    let (ctx, stx) = p.send_to_bob(&r);
     // Lose the first 486 so one retransmission (Timer G) happens, at 500 ms.
     let mut lost = 0;
     p.b.deliver = Box::new(move |m| {
@@ -264,15 +256,7 @@ fn ack_stops_timer_g_and_timer_i_is_t4_on_udp() {
 fn timer_i_is_zero_on_tcp() {
     let mut p = Pair::with_transport(TxConfig::default(), Transport::Tcp);
     let r = invite("z9hG4bKi2", "c1", 1);
-    let ctx =
-        p.a.layer
-            .send_request(r.clone(), p.peer_b(), p.now)
-            .unwrap();
-    p.settle();
-    let stx = match &p.b.events[0] {
-        (_, TxEvent::Request { tx, .. }) => *tx,
-        other => panic!("{other:?}"),
-    };
+    let (ctx, stx) = p.send_to_bob(&r);
     p.b.layer
         .send_response(stx, answer(&r, 486, Some("b1")), p.now)
         .unwrap();

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use madoguchi_sip::message::{Request, Response, SipMessage, Transport};
 use madoguchi_sip::parse::{parse_datagram, Limits};
-use madoguchi_sip::transaction::{Output, Peer, TransactionLayer, Transmit, TxConfig, TxEvent};
+use madoguchi_sip::transaction::{
+    ClientTxId, Output, Peer, ServerTxId, TransactionLayer, Transmit, TxConfig, TxEvent,
+};
 
 pub const ALICE: &str = "192.0.2.1:5060";
 pub const BOB: &str = "192.0.2.2:5060";
@@ -163,6 +165,22 @@ impl Pair {
     }
 
     /// Delivers outputs back and forth until both sides are quiet.
+    /// Alice sends `r` to Bob and everything settles; returns Alice's client transaction and
+    /// the server transaction Bob's first event opened.
+    pub fn send_to_bob(&mut self, r: &Request) -> (ClientTxId, ServerTxId) {
+        let ctx = self
+            .a
+            .layer
+            .send_request(r.clone(), self.peer_b(), self.now)
+            .unwrap();
+        self.settle();
+        let stx = match self.b.events.first() {
+            Some((_, TxEvent::Request { tx, .. })) => *tx,
+            other => panic!("expected a Request event, got {other:?}"),
+        };
+        (ctx, stx)
+    }
+
     pub fn settle(&mut self) {
         loop {
             let mut moved = false;
