@@ -1,0 +1,2 @@
+//! IVR scenarios: the document model, its validation, and versioned storage.
+#![forbid(unsafe_code)]
