@@ -28,6 +28,7 @@ mod bindings;
 mod error;
 mod generic;
 mod meta;
+pub mod tokens;
 mod users;
 
 use std::path::Path;
@@ -36,6 +37,7 @@ use std::sync::Arc;
 use redb::{Database, TableDefinition};
 
 pub use error::StoreError;
+pub use tokens::{Role, TokenMeta};
 pub use users::UserRecord;
 
 /// File name of the database inside the data directory.
