@@ -243,7 +243,10 @@ mod tests {
 
     #[test]
     fn roles_round_trip_lowercase() {
-        assert_eq!(serde_json::to_string(&Role::Operator).unwrap(), "\"operator\"");
+        assert_eq!(
+            serde_json::to_string(&Role::Operator).unwrap(),
+            "\"operator\""
+        );
         for r in [Role::Admin, Role::Operator, Role::Viewer] {
             assert_eq!(r.as_str().parse::<Role>().unwrap(), r);
         }
