@@ -90,19 +90,29 @@ pub(crate) fn check(doc: &Value, out: &mut Vec<Problem>) {
         plugin_use(v, "recording_policy", "recording_policy", out);
     }
     if let Some(v) = top.get("schedules") {
-        for (key, value, path) in id_map(v, "schedules", "schedule", false, out) {
-            plugin_use(value, &path, &format!("schedule {key:?}"), out);
-        }
+        id_map(
+            v,
+            "schedules",
+            "schedule",
+            false,
+            out,
+            |key, value, path, out| plugin_use(value, path, &format!("schedule {key:?}"), out),
+        );
     }
     if let Some(v) = top.get("prompts") {
-        for (key, value, path) in id_map(v, "prompts", "prompt", false, out) {
-            prompt(value, &path, key, out);
-        }
+        id_map(
+            v,
+            "prompts",
+            "prompt",
+            false,
+            out,
+            |key, value, path, out| prompt(value, path, key, out),
+        );
     }
     if let Some(v) = top.get("nodes") {
-        for (key, value, path) in id_map(v, "nodes", "node", true, out) {
-            node(value, &path, key, out);
-        }
+        id_map(v, "nodes", "node", true, out, |key, value, path, out| {
+            node(value, path, key, out)
+        });
     }
 }
 
@@ -227,14 +237,15 @@ fn dids(v: &Value, out: &mut Vec<Problem>) {
     }
 }
 
-/// An object keyed by ids; yields `(key, value, path)` for each entry.
-fn id_map<'a>(
-    v: &'a Value,
+/// An object keyed by ids; checks each key, then calls `entry(key, value, path)`.
+fn id_map(
+    v: &Value,
     path: &str,
     what: &str,
     non_empty: bool,
     out: &mut Vec<Problem>,
-) -> Vec<(&'a str, &'a Value, String)> {
+    mut entry: impl FnMut(&str, &Value, &str, &mut Vec<Problem>),
+) {
     let Value::Object(map) = v else {
         out.push(Problem::error(
             path,
@@ -243,7 +254,7 @@ fn id_map<'a>(
                 kind(v)
             ),
         ));
-        return Vec::new();
+        return;
     };
     if non_empty && map.is_empty() {
         out.push(Problem::error(
@@ -251,7 +262,6 @@ fn id_map<'a>(
             format!("{path} must define at least one {what}"),
         ));
     }
-    let mut entries = Vec::new();
     for (key, value) in map {
         let p = join(path, key);
         if !is_id(key) {
@@ -260,9 +270,8 @@ fn id_map<'a>(
                 format!("{what} id {key:?} is invalid ({ID_RULE})"),
             ));
         }
-        entries.push((key.as_str(), value, p));
+        entry(key, value, &p, out);
     }
-    entries
 }
 
 fn plugin_ref(map: &Map<String, Value>, path: &str, what: &str, out: &mut Vec<Problem>) {
@@ -331,4 +340,182 @@ fn node(v: &Value, path: &str, id: &str, out: &mut Vec<Problem>) {
         }
     }
     node_ref(map, path, "on_error", &format!("{what}: on_error"), out);
+}
+
+#[cfg(test)]
+mod tests {
+    //! The JSON Schema, these field tables and the serde model must agree:
+    //! each test fails when one of them gains, loses or re-requires a field.
+    use super::*;
+    use crate::model::{Node, PluginUse, PromptDef, Scenario};
+    use serde::de::DeserializeOwned;
+    use serde_json::json;
+
+    const SCHEMA_TEXT: &str = include_str!("../../../schemas/scenario-v1.schema.json");
+
+    fn schema() -> Value {
+        serde_json::from_str(SCHEMA_TEXT).expect("schemas/scenario-v1.schema.json is JSON")
+    }
+
+    fn names(fields: &[Field], required_only: bool) -> Vec<String> {
+        let mut v: Vec<String> = fields
+            .iter()
+            .filter(|f| f.required || !required_only)
+            .map(|f| f.name.to_string())
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn schema_fields(object: &Value) -> (Vec<String>, Vec<String>) {
+        let mut props: Vec<String> = object["properties"]
+            .as_object()
+            .expect("properties")
+            .keys()
+            .cloned()
+            .collect();
+        props.sort();
+        let mut required: Vec<String> = object["required"]
+            .as_array()
+            .expect("required")
+            .iter()
+            .map(|v| v.as_str().expect("string").to_string())
+            .collect();
+        required.sort();
+        assert_eq!(object["additionalProperties"], json!(false));
+        (props, required)
+    }
+
+    /// `full` has every field; removing each must fail serde exactly when the
+    /// field table says it is required, and an extra field must always fail.
+    fn serde_agrees<T: DeserializeOwned + serde::Serialize>(fields: &[Field], full: Value) {
+        let parsed: T = serde_json::from_value(full.clone()).expect("full sample parses");
+        let mut keys: Vec<String> = full.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        assert_eq!(keys, names(fields, false), "sample covers every field");
+        let back = serde_json::to_value(&parsed).unwrap();
+        let mut back_keys: Vec<String> = back.as_object().unwrap().keys().cloned().collect();
+        back_keys.sort();
+        assert_eq!(back_keys, keys, "serde model has exactly these fields");
+        for f in fields {
+            let mut v = full.clone();
+            v.as_object_mut().unwrap().remove(f.name);
+            let ok = serde_json::from_value::<T>(v).is_ok();
+            assert_eq!(
+                ok, !f.required,
+                "field {:?} required={}",
+                f.name, f.required
+            );
+        }
+        let mut extra = full;
+        extra
+            .as_object_mut()
+            .unwrap()
+            .insert("extra".into(), json!(1));
+        assert!(serde_json::from_value::<T>(extra).is_err());
+    }
+
+    #[test]
+    fn schema_matches_field_tables() {
+        let s = schema();
+        assert_eq!(s["$schema"], "https://json-schema.org/draft/2020-12/schema");
+        for (object, fields) in [
+            (&s, SCENARIO_FIELDS),
+            (&s["$defs"]["plugin_use"], PLUGIN_USE_FIELDS),
+            (&s["$defs"]["prompt"], PROMPT_FIELDS),
+            (&s["$defs"]["node"], NODE_FIELDS),
+        ] {
+            let (props, required) = schema_fields(object);
+            assert_eq!(props, names(fields, false));
+            assert_eq!(required, names(fields, true));
+        }
+        assert_eq!(s["properties"]["schema"]["const"], SCHEMA_V1);
+    }
+
+    #[test]
+    fn schema_patterns_are_the_ones_checked_here() {
+        let s = schema();
+        let d = &s["$defs"];
+        assert_eq!(
+            s["properties"]["name"]["pattern"],
+            "^[a-z0-9][a-z0-9-]{0,63}$"
+        );
+        assert_eq!(d["id"]["pattern"], "^[A-Za-z0-9_-]{1,64}$");
+        assert_eq!(d["did"]["pattern"], "^\\+?[0-9]{2,20}$");
+        assert_eq!(
+            d["plugin_ref"]["pattern"],
+            "^[a-z0-9][a-z0-9_-]{0,63}@[0-9][0-9A-Za-z.+-]{0,31}$"
+        );
+        assert_eq!(s["properties"]["dids"]["minItems"], 1);
+        assert_eq!(s["properties"]["nodes"]["minProperties"], 1);
+    }
+
+    #[test]
+    fn serde_model_matches_field_tables() {
+        let plugin_use = json!({"plugin": "japan-calendar@0.1.0", "config": {"tz": "Asia/Tokyo"}});
+        serde_agrees::<PluginUse>(PLUGIN_USE_FIELDS, plugin_use.clone());
+        serde_agrees::<PromptDef>(PROMPT_FIELDS, json!({"text": "はい", "file": "p/a.wav"}));
+        let node = json!({"plugin": "menu@0.1.0", "config": {}, "exits": ["b"], "on_error": "b"});
+        serde_agrees::<Node>(NODE_FIELDS, node.clone());
+        serde_agrees::<Scenario>(
+            SCENARIO_FIELDS,
+            json!({
+                "schema": SCHEMA_V1, "name": "n", "title": "t", "dids": ["0462000000"],
+                "start": "a", "fallback": "b", "recording_policy": plugin_use,
+                "schedules": {"zama": plugin_use}, "prompts": {"p": {"text": "x"}},
+                "nodes": {"a": node, "b": {"plugin": "announce@0.1.0", "config": null}}
+            }),
+        );
+    }
+
+    #[test]
+    fn walker_reports_every_problem_with_a_path() {
+        let mut out = Vec::new();
+        check(
+            &json!({
+                "schema": "madoguchi.scenario/v2", "name": "Zama", "dids": ["046-200", "12", "12"],
+                "start": 3, "fallback": "a b", "extra": true,
+                "schedules": {"zama": {"plugin": "cal"}},
+                "prompts": {"p": {"text": "x", "file": "../p.wav"}, "q.r": {"text": "y"}},
+                "nodes": {"a": {"plugin": "menu@0.1.0", "config": {}, "exits": ["b", 7], "on_eror": "b"}}
+            }),
+            &mut out,
+        );
+        let paths: Vec<&str> = out.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            vec![
+                "extra",
+                "schema",
+                "name",
+                "dids[0]",
+                "dids[2]",
+                "start",
+                "fallback",
+                "schedules.zama.config",
+                "schedules.zama.plugin",
+                "prompts.p.file",
+                "prompts.q.r",
+                "nodes.a.on_eror",
+                "nodes.a.exits[1]",
+            ]
+        );
+        assert!(out.iter().all(Problem::is_error));
+        assert!(
+            out[11]
+                .message
+                .contains("node \"a\" has an unknown field \"on_eror\""),
+            "{}",
+            out[11].message
+        );
+    }
+
+    #[test]
+    fn the_document_must_be_an_object() {
+        let mut out = Vec::new();
+        check(&json!([1]), &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].path, "");
+        assert!(out[0].message.contains("must be an object, found an array"));
+    }
 }
