@@ -14,9 +14,10 @@ use tracing::info;
 
 use crate::acl::Acl;
 use crate::config::{listener_from_flag, Config, TransportKind};
-use crate::core::engine::{Engine, ListenerInfo};
+use crate::core::engine::{Engine, IvrSetup, ListenerInfo};
 use crate::core::media::MediaCalls;
 use crate::core::registry::Registry;
+use crate::ivr::setup::IvrParts;
 use crate::transport::{self, EdgeStats, Sender};
 use madoguchi_rtp::{MediaConfig, MediaRuntime};
 
@@ -39,6 +40,22 @@ pub struct ServeArgs {
     /// answer only the first challenge and know only MD5.
     #[arg(long, value_delimiter = ',')]
     digest_algorithms: Vec<String>,
+    /// Test clock: the time scenarios and schedules see, e.g. `2027-01-04T10:00:00+09:00`
+    /// (fixed; change it with `PUT /api/v1/test/clock`).
+    #[arg(long)]
+    clock: Option<String>,
+    /// Where transfers to the external destination `callcenter` go, e.g.
+    /// `sip:callcenter@127.0.0.1:5090`.
+    #[arg(long)]
+    callcenter_uri: Option<String>,
+    /// Install every `*.wasm` of this directory as a plugin at start (demo: the bundled
+    /// plugins, `target/plugins`).
+    #[arg(long)]
+    plugins: Option<PathBuf>,
+    /// Install and publish this scenario file (with its prompt files) at start (demo: the
+    /// Zama hotline, `examples/zama-mynumber/scenario.json`).
+    #[arg(long)]
+    scenario: Option<PathBuf>,
 }
 
 /// Demo staff: extension, name, password (demo only; the demo binds to loopback).
@@ -88,14 +105,58 @@ pub fn run(args: ServeArgs, demo: bool) -> Result<()> {
     if demo {
         ensure_demo_users(&store, &cfg.server.realm)?;
     }
+    let ivr = IvrParts::open(&store, &cfg.server.data_dir, args.clock.as_deref())?;
+    let plugins = args
+        .plugins
+        .or_else(|| demo.then(|| bundled("target/plugins")));
+    if let Some(dir) = plugins {
+        let n = ivr.install_plugins(&dir)?;
+        info!(dir = %dir.display(), new = n, "plugins installed");
+    }
+    let scenario = args
+        .scenario
+        .or_else(|| demo.then(|| bundled("examples/zama-mynumber/scenario.json")));
+    if let Some(file) = scenario {
+        ivr.install_scenario(&file, "madoguchi serve --scenario")?;
+    }
+    if let Err(e) = ivr.ivr.refresh() {
+        tracing::warn!(error = %e, "some published scenarios are not live");
+    }
+    let callcenter = match args.callcenter_uri.as_deref() {
+        Some(u) => Some(
+            madoguchi_sip::parse::parse_uri(u)
+                .map_err(|e| anyhow::anyhow!("--callcenter-uri {u:?}: {e}"))?,
+        ),
+        None => None,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.block_on(serve(cfg, store, demo))
+    runtime.block_on(serve(cfg, store, demo, ivr, callcenter))
 }
 
-async fn serve(cfg: Config, store: Store, demo: bool) -> Result<()> {
+/// A path of the source tree the demo uses: relative to the working directory, else to the
+/// binary (`target/{debug,release}/madoguchi` → the checkout).
+fn bundled(rel: &str) -> PathBuf {
+    let here = PathBuf::from(rel);
+    if here.exists() {
+        return here;
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent()?.parent()?.parent().map(|root| root.join(rel)))
+        .filter(|p| p.exists())
+        .unwrap_or(here)
+}
+
+async fn serve(
+    cfg: Config,
+    store: Store,
+    demo: bool,
+    ivr: IvrParts,
+    callcenter: Option<madoguchi_sip::message::Uri>,
+) -> Result<()> {
     let stats = Arc::new(EdgeStats::default());
     let (core_tx, core_rx) = mpsc::channel(16_384);
     let mut udp_sockets = Vec::new();
@@ -157,6 +218,7 @@ async fn serve(cfg: Config, store: Store, demo: bool) -> Result<()> {
         .filter_map(|a| madoguchi_sip::auth::Algorithm::from_token(a))
         .collect();
     let media_store = store.clone();
+    let api_state = ivr.api_state(store.clone());
     let registry = Registry::load(store, &cfg.server.realm, algorithms, reg_cfg)?;
     let media = if cfg.media.anchor {
         let dir = cfg.server.data_dir.join("recordings");
@@ -180,20 +242,26 @@ async fn serve(cfg: Config, store: Store, demo: bool) -> Result<()> {
         cfg.sip.max_transactions,
         media,
         Some(cfg.services.line_test.clone()).filter(|n| !n.is_empty()),
+        Some(IvrSetup {
+            ivr: ivr.ivr.clone(),
+            callcenter,
+        }),
     );
     let http = TcpListener::bind(cfg.server.http)
         .await
         .with_context(|| format!("cannot bind the admin API on {}", cfg.server.http))?;
     info!(addr = %cfg.server.http, "admin API listening");
     tokio::spawn(async move {
-        let app = axum::Router::new().route(
-            "/api/v1/health",
-            axum::routing::get(|| async {
-                axum::Json(
-                    serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}),
-                )
-            }),
-        );
+        let app = axum::Router::new()
+            .route(
+                "/api/v1/health",
+                axum::routing::get(|| async {
+                    axum::Json(
+                        serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}),
+                    )
+                }),
+            )
+            .merge(crate::api::router(api_state));
         let _ = axum::serve(http, app).await;
     });
     if demo {

@@ -59,7 +59,7 @@ pub struct Store {
 }
 
 struct Inner {
-    db: Database,
+    db: Arc<Database>,
     secret: [u8; 32],
 }
 
@@ -81,7 +81,10 @@ impl Store {
         let db = Database::create(data_dir.join(FILE_NAME)).map_err(error::db)?;
         let secret = meta::initialise(&db)?;
         Ok(Store {
-            inner: Arc::new(Inner { db, secret }),
+            inner: Arc::new(Inner {
+                db: Arc::new(db),
+                secret,
+            }),
         })
     }
 
@@ -89,6 +92,11 @@ impl Store {
     /// (name them `owner.table`, see the crate docs).
     pub fn db(&self) -> &Database {
         &self.inner.db
+    }
+
+    /// The database as a shared handle, for components that keep it (the plugin registry).
+    pub fn shared_db(&self) -> Arc<Database> {
+        self.inner.db.clone()
     }
 
     /// The 32-byte server secret (random, created on first open, stable across restarts).

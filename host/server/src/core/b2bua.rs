@@ -106,6 +106,9 @@ pub enum Action<S> {
     },
     /// A call ended (for logs and the call record).
     Ended { call: u64, reason: &'static str },
+    /// A transfer (see [`B2bua::on_transfer`]) did not connect: every device refused or
+    /// nobody answered in time. The A dialog stays the host's.
+    TransferFailed { call: u64, status: u16 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,12 +142,23 @@ struct Forwarded<S> {
     request: Request,
 }
 
+/// Where a call's A side comes from.
+#[derive(Debug)]
+enum Origin<S> {
+    /// The caller's INVITE, still to be answered on this server transaction.
+    Invite { stx: S, request: Request },
+    /// A transfer: A is an established dialog of the host's; nothing is answered to it, and
+    /// failure is reported with [`Action::TransferFailed`] instead of a final response.
+    Transfer,
+}
+
 #[derive(Debug)]
 struct Call<S> {
     id: u64,
     state: CallState,
-    invite_stx: S,
-    a_invite: Request,
+    /// How the caller's side came to the call: its INVITE (answered when a device answers), or
+    /// a transfer out of a call the host already answered (the IVR).
+    origin: Origin<S>,
     a: LegDialog,
     branches: Vec<Branch>,
     b: Option<(usize, LegDialog)>,
@@ -232,6 +246,134 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
             .and_then(|v| v.trim().parse::<u32>().ok())
             .unwrap_or(70)
             .saturating_sub(1);
+        let body = match &media {
+            Some(m) => (
+                Some("application/sdp".to_string()),
+                m.offer_to_devices.clone(),
+            ),
+            None => (
+                invite
+                    .headers
+                    .get(HeaderName::CONTENT_TYPE)
+                    .map(str::to_string),
+                invite.body.clone(),
+            ),
+        };
+        let to_b = NameAddr::new(to.uri.clone());
+        let branches = self.fork(id, &from, &to_b, targets, body, max_forwards);
+        self.by_call_id.insert(a_call_id, (id, Side::A));
+        tracing::info!(
+            call = id,
+            branches = branches.len(),
+            "forking call to all devices"
+        );
+        self.calls.insert(
+            id,
+            Call {
+                id,
+                state: CallState::Ringing,
+                origin: Origin::Invite {
+                    stx,
+                    request: invite,
+                },
+                a,
+                branches,
+                b: None,
+                ring_deadline: now + self.ring_timeout,
+                b_ack_held: None,
+                forwarded: Vec::new(),
+                sent_180: false,
+                anchored: media.map(|m| m.answer_to_caller),
+            },
+        );
+        Some(id)
+    }
+
+    /// A transfer out of a call the host answered (the IVR): rings every target with the
+    /// host's own SDP `offer` for `ring_timeout`. `a` is the host's dialog with the caller;
+    /// `from` is who the devices see calling (the caller), `to` whom they see called. On
+    /// answer the machine emits [`Action::Answered`] and from then on owns the A dialog
+    /// (BYE, re-INVITE); on failure [`Action::TransferFailed`] and A stays the host's.
+    #[allow(clippy::too_many_arguments)]
+    pub fn on_transfer(
+        &mut self,
+        a: LegDialog,
+        from: &NameAddr,
+        to: &NameAddr,
+        targets: Vec<Target>,
+        offer: Bytes,
+        ring_timeout: Duration,
+        now: Instant,
+    ) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        let body = (Some("application/sdp".to_string()), offer.clone());
+        let mut from = from.clone();
+        from.params.retain(|(k, _)| !k.eq_ignore_ascii_case("tag"));
+        let branches = self.fork(id, &from, to, targets, body, 70);
+        self.by_call_id.insert(a.call_id.clone(), (id, Side::A));
+        tracing::info!(
+            call = id,
+            branches = branches.len(),
+            "transferring to every device"
+        );
+        self.calls.insert(
+            id,
+            Call {
+                id,
+                state: CallState::Ringing,
+                origin: Origin::Transfer,
+                a,
+                branches,
+                b: None,
+                ring_deadline: now + ring_timeout,
+                b_ack_held: None,
+                forwarded: Vec::new(),
+                sent_180: true,
+                anchored: Some(Bytes::new()),
+            },
+        );
+        if self.calls.get(&id).is_some_and(|c| c.branches.is_empty()) {
+            if let Some(c) = self.calls.get_mut(&id) {
+                c.state = CallState::Ended;
+            }
+            self.answer_a(id, 480, None);
+            self.finish(id, "no device to ring");
+        }
+        id
+    }
+
+    /// Gives up a transfer that is still ringing (the caller hung up, or the IVR moved on):
+    /// every device stops ringing; nothing is sent to the caller.
+    pub fn abandon(&mut self, id: u64) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if call.state != CallState::Ringing {
+            return;
+        }
+        call.state = CallState::Ended;
+        self.cancel_branches(id, None);
+        self.finish(id, "transfer abandoned");
+    }
+
+    /// Whether call `id` is connected (answered and not yet ended).
+    pub fn is_connected(&self, id: u64) -> bool {
+        self.calls
+            .get(&id)
+            .is_some_and(|c| c.state == CallState::Answered)
+    }
+
+    /// Sends an INVITE to every target (one branch each) and returns the branches.
+    fn fork(
+        &mut self,
+        id: u64,
+        from: &NameAddr,
+        to_b: &NameAddr,
+        targets: Vec<Target>,
+        body: (Option<String>, Bytes),
+        max_forwards: u32,
+    ) -> Vec<Branch> {
         let mut branches = Vec::new();
         for (n, t) in targets.into_iter().enumerate() {
             let call_id = format!("b{n}-{}", ids::call_id());
@@ -245,7 +387,6 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
                 params: Vec::new(),
             };
             from_b.set_param("tag", Some(ids::tag()));
-            let to_b = NameAddr::new(to.uri.clone());
             let mut req = Request::new(Method::Invite, t.uri.clone());
             let h = req.headers_mut();
             h.push(
@@ -260,18 +401,10 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
             h.push(HeaderName::CONTACT, contact_for(t.local_addr).to_string());
             h.push(HeaderName::ALLOW, ALLOW);
             h.push(HeaderName::USER_AGENT, self.user_agent.clone());
-            match &media {
-                Some(m) => {
-                    h.push(HeaderName::CONTENT_TYPE, "application/sdp");
-                    req.body = m.offer_to_devices.clone();
-                }
-                None => {
-                    if let Some(ct) = invite.headers.get(HeaderName::CONTENT_TYPE) {
-                        h.push(HeaderName::CONTENT_TYPE, ct.to_string());
-                    }
-                    req.body = invite.body.clone();
-                }
+            if let Some(ct) = &body.0 {
+                h.push(HeaderName::CONTENT_TYPE, ct.clone());
             }
+            req.body = body.1.clone();
             self.by_call_id.insert(call_id, (id, Side::B));
             self.out.push_back(Action::Request {
                 token: ReqToken {
@@ -287,30 +420,7 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
                 state: BranchState::Calling,
             });
         }
-        self.by_call_id.insert(a_call_id, (id, Side::A));
-        tracing::info!(
-            call = id,
-            branches = branches.len(),
-            "forking call to all devices"
-        );
-        self.calls.insert(
-            id,
-            Call {
-                id,
-                state: CallState::Ringing,
-                invite_stx: stx,
-                a_invite: invite,
-                a,
-                branches,
-                b: None,
-                ring_deadline: now + self.ring_timeout,
-                b_ack_held: None,
-                forwarded: Vec::new(),
-                sent_180: false,
-                anchored: media.map(|m| m.answer_to_caller),
-            },
-        );
-        Some(id)
+        branches
     }
 
     /// The host's answer to a re-offer on an anchored call (`Err` = not acceptable: 488).
@@ -382,12 +492,7 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
             return;
         }
         call.state = CallState::Ended;
-        let stx = call.invite_stx;
-        let resp = a_response(call, 487, None, &self.user_agent);
-        self.out.push_back(Action::Respond {
-            stx,
-            response: resp,
-        });
+        self.answer_a(id, 487, None);
         self.cancel_branches(id, None);
         self.finish(id, "caller cancelled");
     }
@@ -398,7 +503,7 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
         let Some(id) = self
             .calls
             .values()
-            .find(|c| c.invite_stx == stx)
+            .find(|c| matches!(&c.origin, Origin::Invite { stx: s, .. } if *s == stx))
             .map(|c| c.id)
         else {
             return;
@@ -563,13 +668,8 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
         for id in ring_expired {
             if let Some(call) = self.calls.get_mut(&id) {
                 call.state = CallState::Ended;
-                let stx = call.invite_stx;
-                let resp = a_response(call, 480, None, &self.user_agent);
-                self.out.push_back(Action::Respond {
-                    stx,
-                    response: resp,
-                });
             }
+            self.answer_a(id, 480, None);
             self.cancel_branches(id, None);
             self.finish(id, "no answer");
         }
@@ -592,9 +692,7 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
                 && call.state == CallState::Ringing
             {
                 call.sent_180 = true;
-                let stx = call.invite_stx;
-                let r = a_response(call, 180, None, &self.user_agent);
-                self.out.push_back(Action::Respond { stx, response: r });
+                self.answer_a(id, 180, None);
             }
             return;
         }
@@ -638,7 +736,8 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
             }
             branch.state = BranchState::Answered;
             call.state = CallState::Answered;
-            let offer_in_invite = call.anchored.is_some() || !call.a_invite.body.is_empty();
+            let offer_in_invite = call.anchored.is_some()
+                || matches!(&call.origin, Origin::Invite { request, .. } if !request.body.is_empty());
             if offer_in_invite {
                 let ack = b.request(Method::Ack, Some(1));
                 self.out.push_back(Action::Raw {
@@ -649,25 +748,23 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
                 call.b_ack_held = Some(1);
             }
             call.b = Some((n, b));
-            let ok = match &call.anchored {
+            let body = match &call.anchored {
                 Some(answer) => {
                     self.out.push_back(Action::Answered {
                         call: id,
                         device_sdp: resp.body.clone(),
                     });
-                    let body = Some((Some("application/sdp".to_string()), answer.clone()));
-                    a_response(call, 200, body, &self.user_agent)
+                    (Some("application/sdp".to_string()), answer.clone())
                 }
                 None => {
                     let ct = resp
                         .headers
                         .get(HeaderName::CONTENT_TYPE)
                         .map(str::to_string);
-                    a_response(call, 200, Some((ct, resp.body.clone())), &self.user_agent)
+                    (ct, resp.body.clone())
                 }
             };
-            let stx = call.invite_stx;
-            self.out.push_back(Action::Respond { stx, response: ok });
+            self.answer_a(id, 200, Some(body));
             tracing::info!(
                 call = id,
                 branch = n,
@@ -700,9 +797,7 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
                 .collect();
             let best = best_final(&codes);
             call.state = CallState::Ended;
-            let stx = call.invite_stx;
-            let r = a_response(call, best, None, &self.user_agent);
-            self.out.push_back(Action::Respond { stx, response: r });
+            self.answer_a(id, best, None);
             self.finish(id, "every device refused");
         }
     }
@@ -836,6 +931,26 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
         }
     }
 
+    /// Answers the caller's INVITE (`Origin::Invite`); for a transfer, a final failure is
+    /// reported as [`Action::TransferFailed`] and provisional/2xx answers are not needed.
+    fn answer_a(&mut self, id: u64, status: u16, body: Option<(Option<String>, Bytes)>) {
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
+        match &call.origin {
+            Origin::Invite { stx, request } => {
+                let response = a_response(call, request, status, body, &self.user_agent);
+                let stx = *stx;
+                self.out.push_back(Action::Respond { stx, response });
+            }
+            Origin::Transfer if status >= 300 => {
+                self.out
+                    .push_back(Action::TransferFailed { call: id, status });
+            }
+            Origin::Transfer => {}
+        }
+    }
+
     fn respond_to(&mut self, stx: S, req: &Request, status: u16) {
         let r = Response::for_request(req, status, reason_phrase(status));
         self.out.push_back(Action::Respond { stx, response: r });
@@ -855,11 +970,12 @@ fn opposite(s: Side) -> Side {
 /// A response on the caller's INVITE with our To-tag and Contact.
 fn a_response<S>(
     call: &Call<S>,
+    invite: &Request,
     status: u16,
     body: Option<(Option<String>, Bytes)>,
     agent: &str,
 ) -> Response {
-    let mut r = Response::for_request(&call.a_invite, status, reason_phrase(status));
+    let mut r = Response::for_request(invite, status, reason_phrase(status));
     r.headers.set(HeaderName::TO, call.a.local.to_string());
     if status < 300 {
         r.headers.push(

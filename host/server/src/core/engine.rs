@@ -5,9 +5,14 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use madoguchi_sip::message::{reason_phrase, HeaderAccess, HeaderName, Method, Request, Response};
+use madoguchi_media::prompt::Prompt as Audio;
+use madoguchi_plugin_host::bindings::types::TransferTarget;
+use madoguchi_sip::message::{
+    reason_phrase, HeaderAccess, HeaderName, Method, NameAddr, Request, Response, Uri,
+};
 use madoguchi_sip::parse::{parse_datagram, Limits};
 use madoguchi_sip::transaction::{
     ClientTxId, Output, ServerTxId, TransactionLayer, TxConfig, TxEvent, TxRef,
@@ -18,9 +23,14 @@ use tracing::{debug, info, info_span, warn};
 
 use super::b2bua::{Action, AnchoredMedia, B2bua, ReqToken, Target, ALLOW};
 use super::dialog::{contact_for, contact_uri, uas_route_set, LegDialog};
-use super::line_test::{self, LineTestMsg};
-use super::media::{begin_recording, CallFacts, CallMedia, MediaCalls};
+use super::host_call::{HostMsg, HostReq};
+use super::line_test;
+use super::media::{
+    begin_recording, finish_recording, leg_stats, CallFacts, CallMedia, MediaCalls,
+};
 use super::registry::{GuardedReply, Registry};
+use crate::ivr::loaded::LoadedScenario;
+use crate::ivr::{self, Ivr};
 use crate::transport::{Inbound, Peer, Sender};
 
 /// Listener facts the core needs: our own address on each.
@@ -51,17 +61,35 @@ pub struct Engine {
     jobs: VecDeque<Job>,
     /// The line-test number, when configured.
     line_test: Option<String>,
-    /// Calls the host answered itself (line test), by Call-ID.
+    /// Calls the host answered itself (IVR, line test), by Call-ID.
     host_calls: HashMap<String, HostCall>,
-    /// Host-answered calls that want to end (the engine sends their BYE).
-    hangup_tx: mpsc::Sender<String>,
-    hangup_rx: Option<mpsc::Receiver<String>>,
+    /// Requests from the tasks of host-answered calls (hang up, transfer, hand over media).
+    host_tx: mpsc::Sender<HostReq>,
+    host_rx: Option<mpsc::Receiver<HostReq>>,
+    /// Published scenarios by DID.
+    ivr: Option<Arc<Ivr>>,
+    /// Where `external: callcenter` transfers go.
+    callcenter: Option<Uri>,
+    /// Transfers out of host-answered calls, by B2BUA call id → the caller's Call-ID.
+    transfers: HashMap<u64, String>,
+    /// The pending transfer of a host-answered call, by its Call-ID.
+    transfer_of: HashMap<String, u64>,
+    /// Transfers answered whose media the task has not handed over yet: device SDP answer.
+    answered_transfers: HashMap<u64, bytes::Bytes>,
+    /// The host's apology, played when a scenario cannot go on.
+    apology: Audio,
 }
 
 /// A call the host answered itself.
 struct HostCall {
     dialog: LegDialog,
-    control: mpsc::Sender<LineTestMsg>,
+    control: mpsc::Sender<HostMsg>,
+}
+
+/// Which task a host-answered call runs.
+enum HostService {
+    LineTest,
+    Ivr(Arc<LoadedScenario>),
 }
 
 /// Awaited work queued by the synchronous handlers.
@@ -77,12 +105,19 @@ enum Job {
     StartRecording {
         call: u64,
     },
-    LineTest {
+    HostCall {
         tx: ServerTxId,
         req: Box<Request>,
         source: Peer,
         local_addr: SocketAddr,
+        service: HostService,
     },
+}
+
+/// What the engine needs for the IVR.
+pub struct IvrSetup {
+    pub ivr: Arc<Ivr>,
+    pub callcenter: Option<Uri>,
 }
 
 impl Engine {
@@ -94,8 +129,9 @@ impl Engine {
         max_transactions: usize,
         media: Option<MediaCalls>,
         line_test: Option<String>,
+        ivr: Option<IvrSetup>,
     ) -> Engine {
-        let (hangup_tx, hangup_rx) = mpsc::channel(64);
+        let (host_tx, host_rx) = mpsc::channel(1024);
         Engine {
             tx: TransactionLayer::new(TxConfig {
                 max_transactions,
@@ -125,15 +161,21 @@ impl Engine {
             jobs: VecDeque::new(),
             line_test,
             host_calls: HashMap::new(),
-            hangup_tx,
-            hangup_rx: Some(hangup_rx),
+            host_tx,
+            host_rx: Some(host_rx),
+            callcenter: ivr.as_ref().and_then(|i| i.callcenter.clone()),
+            ivr: ivr.map(|i| i.ivr),
+            transfers: HashMap::new(),
+            transfer_of: HashMap::new(),
+            answered_transfers: HashMap::new(),
+            apology: ivr::apology(),
         }
     }
 
     /// Runs until the transports go away.
     pub async fn run(mut self, mut rx: mpsc::Receiver<Inbound>) {
         let mut housekeeping = tokio::time::interval(Duration::from_secs(5));
-        let mut hangups = self.hangup_rx.take();
+        let mut host_reqs = self.host_rx.take();
         loop {
             let deadline = [
                 self.tx.poll_timeout(),
@@ -165,7 +207,7 @@ impl Engine {
                     self.release_delayed(now);
                 }
                 _ = housekeeping.tick() => self.registry.housekeeping(),
-                Some(call_id) = recv_opt(&mut hangups) => self.hang_up_host_call(&call_id, Instant::now()),
+                Some(req) = recv_opt(&mut host_reqs) => self.on_host_request(req, Instant::now()),
             }
             self.pump(Instant::now());
             while let Some(job) = self.jobs.pop_front() {
@@ -192,12 +234,16 @@ impl Engine {
                     m.start_recording(call).await;
                 }
             }
-            Job::LineTest {
+            Job::HostCall {
                 tx,
                 req,
                 source,
                 local_addr,
-            } => self.start_line_test(tx, *req, source, local_addr).await,
+                service,
+            } => {
+                self.start_host_call(tx, *req, source, local_addr, service)
+                    .await
+            }
         }
     }
 
@@ -237,13 +283,15 @@ impl Engine {
         }
     }
 
-    /// Answers a call to the line-test number with a host leg and starts its task.
-    async fn start_line_test(
+    /// Answers a call the host serves itself (IVR, line test) with a host leg and starts
+    /// its task.
+    async fn start_host_call(
         &mut self,
         tx: ServerTxId,
         req: Request,
         source: Peer,
         local_addr: SocketAddr,
+        service: HostService,
     ) {
         let now = Instant::now();
         let Some(m) = self.media.as_mut() else { return };
@@ -286,26 +334,207 @@ impl Engine {
         ok.body = answer.into();
         self.respond(tx, ok, now);
         let caller = from.uri.user.clone().unwrap_or_default();
-        let facts = CallFacts {
-            call_id: call_id.clone(),
-            caller,
-            callee: "line-test".into(),
-            did: req.uri.user_unescaped().unwrap_or_default(),
-        };
-        let recording = begin_recording(&store, &leg, &facts)
-            .await
-            .map(|(rec, started)| (rec, started, store, facts));
+        let did = req.uri.user_unescaped().unwrap_or_default();
         let (control, control_rx) = mpsc::channel(16);
         self.host_calls
             .insert(call_id.clone(), HostCall { dialog, control });
-        info!(call_id, "line test answered");
-        tokio::spawn(line_test::run(
-            call_id,
-            leg,
-            control_rx,
-            self.hangup_tx.clone(),
-            recording,
-        ));
+        match service {
+            HostService::LineTest => {
+                let facts = CallFacts {
+                    call_id: call_id.clone(),
+                    caller,
+                    callee: "line-test".into(),
+                    did,
+                };
+                let recording = begin_recording(&store, &leg, &facts)
+                    .await
+                    .map(|(rec, started)| (rec, started, store, facts));
+                info!(call_id, "line test answered");
+                tokio::spawn(line_test::run(
+                    call_id,
+                    leg,
+                    control_rx,
+                    self.host_tx.clone(),
+                    recording,
+                ));
+            }
+            HostService::Ivr(scenario) => {
+                let facts = CallFacts {
+                    call_id: call_id.clone(),
+                    caller,
+                    callee: format!("ivr:{}", scenario.name),
+                    did,
+                };
+                tokio::spawn(ivr::task::run(ivr::task::IvrCall {
+                    facts,
+                    leg,
+                    scenario,
+                    runtime,
+                    store,
+                    control: control_rx,
+                    requests: self.host_tx.clone(),
+                    apology: self.apology.clone(),
+                }));
+            }
+        }
+    }
+
+    /// A request from the task of a host-answered call.
+    fn on_host_request(&mut self, req: HostReq, now: Instant) {
+        match req {
+            HostReq::Hangup { call_id } => self.hang_up_host_call(&call_id, now),
+            HostReq::Transfer {
+                call_id,
+                target,
+                offer,
+                ring_timeout,
+            } => self.start_transfer(&call_id, target, offer, ring_timeout, now),
+            HostReq::Adopt {
+                call,
+                facts,
+                caller,
+                device,
+                recording,
+                record_now,
+            } => {
+                let device_sdp = self.answered_transfers.remove(&call);
+                let live = self.b2bua.is_connected(call);
+                match (self.media.as_mut(), device_sdp) {
+                    (Some(m), Some(sdp)) if live => {
+                        m.calls.insert(
+                            call,
+                            CallMedia {
+                                facts,
+                                caller,
+                                device,
+                                bridge: None,
+                                recording,
+                            },
+                        );
+                        m.answered(call, &sdp);
+                        if record_now {
+                            self.jobs.push_back(Job::StartRecording { call });
+                        }
+                    }
+                    _ => {
+                        // The call ended while the task was handing it over.
+                        let store = self.media.as_ref().map(|m| m.store());
+                        tokio::spawn(async move {
+                            if let (Some((rec, started)), Some(store)) = (recording, store) {
+                                let legs = vec![leg_stats(&caller).await, leg_stats(&device).await];
+                                finish_recording(store, rec, started, &facts, legs).await;
+                            }
+                            caller.close().await;
+                            device.close().await;
+                        });
+                    }
+                }
+            }
+        }
+        self.pump(now);
+    }
+
+    /// Rings a transfer target for a host-answered call (the IVR's `transfer` action).
+    fn start_transfer(
+        &mut self,
+        call_id: &str,
+        target: TransferTarget,
+        offer: String,
+        ring_timeout: Duration,
+        now: Instant,
+    ) {
+        let Some(hc) = self.host_calls.get(call_id) else {
+            return;
+        };
+        let control = hc.control.clone();
+        let a = hc.dialog.clone();
+        let fail = |status: u16| {
+            let _ = control.try_send(HostMsg::TransferFailed { status });
+        };
+        let (to, targets) = match &target {
+            TransferTarget::User(user) => {
+                if !self.registry.user_exists(user) {
+                    warn!(call_id, user, "transfer to a user that does not exist");
+                    return fail(404);
+                }
+                let targets = self.targets_of(user);
+                let to = Uri::sip(
+                    Some(user),
+                    a.local_addr.ip().into(),
+                    Some(a.local_addr.port()),
+                );
+                (to, targets)
+            }
+            TransferTarget::External(name) => {
+                let uri = if name == "callcenter" {
+                    self.callcenter.clone()
+                } else {
+                    madoguchi_sip::parse::parse_uri(name).ok()
+                };
+                let Some(uri) = uri else {
+                    warn!(call_id, name, "external destination not configured");
+                    return fail(503);
+                };
+                let Some(target) = self.target_for_uri(&uri) else {
+                    warn!(call_id, %uri, "external destination not reachable");
+                    return fail(503);
+                };
+                (uri, vec![target])
+            }
+            TransferTarget::Queue(q) => {
+                warn!(call_id, queue = q, "call queues are not available yet");
+                return fail(503);
+            }
+        };
+        if targets.is_empty() {
+            info!(call_id, ?target, "transfer target has no device");
+            return fail(480);
+        }
+        let from = a.remote.clone();
+        let id = self.b2bua.on_transfer(
+            a,
+            &from,
+            &NameAddr::new(to),
+            targets,
+            offer.into(),
+            ring_timeout,
+            now,
+        );
+        self.transfers.insert(id, call_id.to_string());
+        self.transfer_of.insert(call_id.to_string(), id);
+        self.pump(now);
+    }
+
+    /// The registered devices of a user, as B2BUA targets.
+    fn targets_of(&self, user: &str) -> Vec<Target> {
+        self.registry
+            .contacts_of(user)
+            .into_iter()
+            .filter_map(|(uri, peer)| {
+                let local = self.local_addr_for(&peer)?;
+                Some(Target {
+                    uri,
+                    peer,
+                    local_addr: local,
+                })
+            })
+            .collect()
+    }
+
+    /// A target for a SIP URI with an IP address (an external destination such as the call
+    /// center): UDP to its host and port.
+    fn target_for_uri(&self, uri: &Uri) -> Option<Target> {
+        let ip: std::net::IpAddr = uri.host.to_string().trim_matches(['[', ']']).parse().ok()?;
+        let peer = Peer {
+            transport: madoguchi_sip::message::Transport::Udp,
+            addr: SocketAddr::new(ip, uri.port.unwrap_or(5060)),
+        };
+        let local_addr = self.local_addr_for(&peer)?;
+        Some(Target {
+            uri: uri.clone(),
+            peer,
+            local_addr,
+        })
     }
 
     /// A request inside a host-answered call.
@@ -315,8 +544,9 @@ impl Engine {
             Method::Bye => {
                 self.respond(tx, Response::for_request(&req, 200, "OK"), now);
                 if let Some(call) = self.host_calls.remove(&call_id) {
-                    let _ = call.control.try_send(LineTestMsg::Stop);
+                    let _ = call.control.try_send(HostMsg::Stop);
                 }
+                self.abandon_transfer(&call_id);
             }
             Method::Info => {
                 self.respond(tx, Response::for_request(&req, 200, "OK"), now);
@@ -327,9 +557,7 @@ impl Engine {
                         .get(HeaderName::CONTENT_TYPE)
                         .unwrap_or("")
                         .to_string();
-                    let _ = call
-                        .control
-                        .try_send(LineTestMsg::Info { body, content_type });
+                    let _ = call.control.try_send(HostMsg::Info { body, content_type });
                 }
             }
             Method::Options => self.respond(tx, Response::for_request(&req, 200, "OK"), now),
@@ -349,6 +577,7 @@ impl Engine {
 
     /// A host-answered call ends on our side: send BYE.
     fn hang_up_host_call(&mut self, call_id: &str, now: Instant) {
+        self.abandon_transfer(call_id);
         let Some(mut call) = self.host_calls.remove(call_id) else {
             return;
         };
@@ -358,6 +587,14 @@ impl Engine {
             debug!(error = %e, "BYE for a host call not sent");
         }
         self.pump(now);
+    }
+
+    /// Stops ringing the transfer of a host-answered call, if one is pending.
+    fn abandon_transfer(&mut self, call_id: &str) {
+        if let Some(id) = self.transfer_of.remove(call_id) {
+            self.transfers.remove(&id);
+            self.b2bua.abandon(id);
+        }
     }
 
     /// Opens the host's two legs, answers the caller's offer with the caller leg and offers
@@ -615,21 +852,15 @@ impl Engine {
         }
         let dialled = req.uri.user_unescaped();
         if self.line_test.is_some() && dialled == self.line_test {
-            match self.local_addr_for(&source) {
-                Some(local_addr) if self.media.is_some() && !req.body.is_empty() => {
-                    self.jobs.push_back(Job::LineTest {
-                        tx,
-                        req: Box::new(req),
-                        source,
-                        local_addr,
-                    });
-                }
-                _ => self.respond(
-                    tx,
-                    Response::for_request(&req, 488, reason_phrase(488)),
-                    now,
-                ),
-            }
+            self.host_service(tx, req, source, HostService::LineTest, now);
+            return;
+        }
+        if let Some(scenario) = dialled
+            .as_deref()
+            .and_then(|d| self.ivr.as_ref()?.for_did(d))
+        {
+            info!(scenario = %scenario.name, version = scenario.version, "call to a scenario DID");
+            self.host_service(tx, req, source, HostService::Ivr(scenario), now);
             return;
         }
         let user = req.uri.user_unescaped().unwrap_or_default();
@@ -650,19 +881,7 @@ impl Engine {
             );
             return;
         }
-        let targets: Vec<Target> = self
-            .registry
-            .contacts_of(&user)
-            .into_iter()
-            .filter_map(|(uri, peer)| {
-                let local = self.local_addr_for(&peer)?;
-                Some(Target {
-                    uri,
-                    peer,
-                    local_addr: local,
-                })
-            })
-            .collect();
+        let targets = self.targets_of(&user);
         if targets.is_empty() {
             info!(user, "user has no registered device");
             self.respond(
@@ -685,6 +904,33 @@ impl Engine {
             // No offer to answer (late offer) or no media runtime: bodies pass end to end.
             self.b2bua
                 .on_invite(tx, req, source, local_addr, targets, None, now);
+        }
+    }
+
+    /// Queues a call the host answers itself (it needs an SDP offer and the media runtime).
+    fn host_service(
+        &mut self,
+        tx: ServerTxId,
+        req: Request,
+        source: Peer,
+        service: HostService,
+        now: Instant,
+    ) {
+        match self.local_addr_for(&source) {
+            Some(local_addr) if self.media.is_some() && !req.body.is_empty() => {
+                self.jobs.push_back(Job::HostCall {
+                    tx,
+                    req: Box::new(req),
+                    source,
+                    local_addr,
+                    service,
+                });
+            }
+            _ => self.respond(
+                tx,
+                Response::for_request(&req, 488, reason_phrase(488)),
+                now,
+            ),
         }
     }
 
@@ -711,6 +957,24 @@ impl Engine {
                 }
             }
             Action::Raw { peer, bytes } => self.sender.send(&peer, bytes),
+            Action::Answered { call, device_sdp } if self.transfers.contains_key(&call) => {
+                // A transfer out of the IVR connected: the B2BUA owns the caller's dialog
+                // from now on; the task hands its legs over (HostReq::Adopt).
+                let call_id = self.transfers.remove(&call).unwrap_or_default();
+                self.transfer_of.remove(&call_id);
+                self.answered_transfers.insert(call, device_sdp);
+                if let Some(hc) = self.host_calls.remove(&call_id) {
+                    let _ = hc.control.try_send(HostMsg::TransferAnswered { call });
+                }
+            }
+            Action::TransferFailed { call, status } => {
+                if let Some(call_id) = self.transfers.remove(&call) {
+                    self.transfer_of.remove(&call_id);
+                    if let Some(hc) = self.host_calls.get(&call_id) {
+                        let _ = hc.control.try_send(HostMsg::TransferFailed { status });
+                    }
+                }
+            }
             Action::Answered { call, device_sdp } => {
                 if let Some(m) = self.media.as_mut() {
                     m.answered(call, &device_sdp);
@@ -731,6 +995,7 @@ impl Engine {
             }
             Action::Ended { call, reason } => {
                 info!(call, reason, "call ended");
+                self.answered_transfers.remove(&call);
                 if let Some(m) = self.media.as_mut() {
                     m.ended(call);
                 }
@@ -788,7 +1053,7 @@ impl Engine {
 }
 
 /// Receives from an optional channel; pending forever when there is none.
-async fn recv_opt(rx: &mut Option<mpsc::Receiver<String>>) -> Option<String> {
+async fn recv_opt<T>(rx: &mut Option<mpsc::Receiver<T>>) -> Option<T> {
     match rx {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,

@@ -12,19 +12,11 @@ use madoguchi_store::Store;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
+use super::host_call::{HostMsg, HostReq};
 use super::media::{finish_recording, leg_stats, CallFacts};
 
 /// The longest a line test may last before the host hangs up.
 const MAX_DURATION: Duration = Duration::from_secs(600);
-
-/// What the SIP side tells a running line test.
-#[derive(Debug)]
-pub enum LineTestMsg {
-    /// A SIP INFO carrying a digit.
-    Info { body: String, content_type: String },
-    /// The caller hung up.
-    Stop,
-}
 
 /// A sine tone as a prompt (8 kHz, about -14 dBFS).
 pub fn tone(freq: f64, ms: u32) -> Prompt {
@@ -41,8 +33,8 @@ pub fn tone(freq: f64, ms: u32) -> Prompt {
 pub async fn run(
     call_id: String,
     mut leg: Leg,
-    mut control: mpsc::Receiver<LineTestMsg>,
-    hangup: mpsc::Sender<String>,
+    mut control: mpsc::Receiver<HostMsg>,
+    hangup: mpsc::Sender<HostReq>,
     recording: Option<(Recording, u64, Store, CallFacts)>,
 ) {
     leg.play(vec![tone(440.0, 1000)], false);
@@ -65,19 +57,24 @@ pub async fn run(
                 None => break false,
             },
             msg = control.recv() => match msg {
-                Some(LineTestMsg::Info { body, content_type }) => {
+                Some(HostMsg::Info { body, content_type }) => {
                     if let Err(e) = leg.dtmf_from_info(&body, &content_type) {
                         warn!(call_id, error = %e, "line test: unusable INFO");
                     }
                 }
-                Some(LineTestMsg::Stop) | None => break false,
+                Some(HostMsg::Stop) | None => break false,
+                Some(_) => {}
             },
             _ = &mut deadline => break true,
         }
     };
     info!(call_id, digits = %digits, "line test finished");
     if hang_up {
-        let _ = hangup.send(call_id.clone()).await;
+        let _ = hangup
+            .send(HostReq::Hangup {
+                call_id: call_id.clone(),
+            })
+            .await;
     }
     if let Some((rec, started, store, facts)) = recording {
         let legs = vec![leg_stats(&leg).await];

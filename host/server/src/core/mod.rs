@@ -3,6 +3,7 @@
 pub mod b2bua;
 pub mod dialog;
 pub mod engine;
+pub mod host_call;
 pub mod ids;
 pub mod line_test;
 pub mod media;
@@ -13,5 +14,13 @@ pub fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Milliseconds since the Unix epoch (call records).
+pub fn unix_now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
 }

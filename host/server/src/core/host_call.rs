@@ -1,0 +1,70 @@
+//! Calls the host answers itself (the IVR, the line test) run in their own task and talk to
+//! the SIP core through these two message types: the core tells the task what the caller's
+//! dialog did ([`HostMsg`]); the task asks the core for SIP work ([`HostReq`]).
+
+use std::time::Duration;
+
+use madoguchi_plugin_host::bindings::types::TransferTarget;
+use madoguchi_rtp::{Leg, Recording};
+
+use super::media::CallFacts;
+
+/// From the SIP core to a host-answered call's task.
+#[derive(Debug)]
+pub enum HostMsg {
+    /// A SIP INFO carrying a digit.
+    Info { body: String, content_type: String },
+    /// The caller hung up.
+    Stop,
+    /// The transfer asked for with [`HostReq::Transfer`] was answered: hand the media over
+    /// with [`HostReq::Adopt`].
+    TransferAnswered { call: u64 },
+    /// The transfer did not connect (SIP status of the best failure).
+    TransferFailed { status: u16 },
+}
+
+/// From a host-answered call's task to the SIP core.
+pub enum HostReq {
+    /// End the call from our side (BYE).
+    Hangup { call_id: String },
+    /// Ring `target` with `offer` (the SDP of the task's device-side leg).
+    Transfer {
+        call_id: String,
+        target: TransferTarget,
+        offer: String,
+        ring_timeout: Duration,
+    },
+    /// The transfer was answered: the core bridges and owns the legs from now on (and
+    /// finishes the recording when the call ends).
+    Adopt {
+        call: u64,
+        facts: CallFacts,
+        caller: Leg,
+        device: Leg,
+        recording: Option<(Recording, u64)>,
+        /// Start recording now (the policy said "from transfer").
+        record_now: bool,
+    },
+}
+
+impl std::fmt::Debug for HostReq {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HostReq::Hangup { call_id } => write!(f, "Hangup({call_id})"),
+            HostReq::Transfer {
+                call_id, target, ..
+            } => write!(f, "Transfer({call_id}, {target:?})"),
+            HostReq::Adopt { call, .. } => write!(f, "Adopt({call})"),
+        }
+    }
+}
+
+/// The SIP status of a failed transfer as the node sees it.
+pub fn failure_of(status: u16) -> madoguchi_plugin_host::bindings::types::TransferFailure {
+    use madoguchi_plugin_host::bindings::types::TransferFailure;
+    match status {
+        486 | 600 | 603 => TransferFailure::Busy,
+        408 | 480 | 487 => TransferFailure::NoAnswer,
+        _ => TransferFailure::Failed,
+    }
+}

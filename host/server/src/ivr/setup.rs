@@ -1,0 +1,212 @@
+//! Start-up of the IVR side of the server: the plugin runtime (with the test clock when
+//! asked), the plugin registry, the scenario and prompt stores, and the [`Ivr`] table; plus
+//! installing a scenario bundle from disk (the demo's Zama scenario) and the hooks the admin
+//! API calls into.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context, Result};
+use madoguchi_plugin_host::clock::{Clock, FixedClock, SystemClock};
+use madoguchi_plugin_host::{Registry, RegistryError, Runtime, RuntimeConfig};
+use madoguchi_scenario::{validate, PromptStore, ScenarioStore};
+use madoguchi_store::Store;
+use tracing::{info, warn};
+
+use super::Ivr;
+use crate::api::{ApiHooks, ApiState, RegistryEnv};
+
+/// The version given to plugins installed from a directory (the demo's bundled plugins).
+pub const BUNDLED_PLUGIN_VERSION: &str = "0.1.0";
+
+/// The IVR's parts, shared by the SIP core and the admin API.
+pub struct IvrParts {
+    pub ivr: Arc<Ivr>,
+    pub registry: Arc<Registry>,
+    pub scenarios: Arc<ScenarioStore>,
+    pub prompts: Arc<PromptStore>,
+    /// Set when the server runs on a test clock (`--clock`).
+    pub test_clock: Option<Arc<FixedClock>>,
+}
+
+/// Parses `2027-01-04T10:00:00+09:00` to Unix milliseconds.
+pub fn parse_instant(s: &str) -> Result<u64, String> {
+    let t = time::OffsetDateTime::parse(s.trim(), &time::format_description::well_known::Rfc3339)
+        .map_err(|e| {
+        format!("{s:?} is not an RFC 3339 time such as 2027-01-04T10:00:00+09:00: {e}")
+    })?;
+    u64::try_from(t.unix_timestamp_nanos() / 1_000_000).map_err(|_| format!("{s:?} is before 1970"))
+}
+
+impl IvrParts {
+    /// Opens everything under `data_dir`; `clock` (RFC 3339) puts the server on a test clock.
+    pub fn open(store: &Store, data_dir: &Path, clock: Option<&str>) -> Result<IvrParts> {
+        let test_clock = match clock {
+            Some(c) => Some(Arc::new(FixedClock::new(
+                parse_instant(c).map_err(|e| anyhow!("--clock: {e}"))?,
+            ))),
+            None => None,
+        };
+        let clock: Arc<dyn Clock> = match &test_clock {
+            Some(c) => c.clone(),
+            None => Arc::new(SystemClock),
+        };
+        let runtime = Runtime::new(RuntimeConfig {
+            clock,
+            ..RuntimeConfig::default()
+        })
+        .context("cannot start the plugin runtime")?;
+        let plugins_dir = open_dir(&data_dir.join("plugins"))?;
+        let prompts_dir = open_dir(&data_dir.join("prompts"))?;
+        let registry = Arc::new(
+            Registry::open(runtime, store.shared_db(), plugins_dir)
+                .context("cannot open the plugin registry")?,
+        );
+        let scenarios =
+            Arc::new(ScenarioStore::open(store).context("cannot open the scenario store")?);
+        let prompts = Arc::new(
+            PromptStore::open(store, prompts_dir).context("cannot open the prompt store")?,
+        );
+        let ivr = Arc::new(Ivr::new(
+            scenarios.clone(),
+            prompts.clone(),
+            registry.clone(),
+        ));
+        Ok(IvrParts {
+            ivr,
+            registry,
+            scenarios,
+            prompts,
+            test_clock,
+        })
+    }
+
+    /// Uploads every `NAME.wasm` of `dir` as `NAME@0.1.0` (already stored: kept as is).
+    pub fn install_plugins(&self, dir: &Path) -> Result<usize> {
+        let mut n = 0;
+        let entries = std::fs::read_dir(dir)
+            .with_context(|| format!("cannot read the plugin directory {}", dir.display()))?;
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.extension().and_then(|x| x.to_str()) != Some("wasm") {
+                continue;
+            }
+            let Some(name) = path.file_stem().and_then(|s| s.to_str()) else {
+                continue;
+            };
+            if name.starts_with("guest-") {
+                continue; // test guests
+            }
+            let bytes = std::fs::read(&path)?;
+            match self
+                .registry
+                .upload(name, BUNDLED_PLUGIN_VERSION, &bytes, None)
+            {
+                Ok(_) => n += 1,
+                Err(RegistryError::Exists { reference }) => {
+                    warn!(plugin = %reference, "a different build of this plugin version is stored; keeping the stored one");
+                }
+                Err(e) => bail!("plugin {}: {e}", path.display()),
+            }
+        }
+        Ok(n)
+    }
+
+    /// Uploads a scenario bundle (the document and the prompt files it names) and
+    /// publishes it unless the same document is already live.
+    pub fn install_scenario(&self, file: &Path, who: &str) -> Result<()> {
+        let raw = std::fs::read(file)
+            .with_context(|| format!("cannot read the scenario {}", file.display()))?;
+        let doc: madoguchi_scenario::Scenario = serde_json::from_slice(&raw)
+            .with_context(|| format!("{} is not a scenario document", file.display()))?;
+        let base = file.parent().unwrap_or(Path::new("."));
+        for (id, p) in &doc.prompts {
+            let Some(rel) = &p.file else { continue };
+            let path = base.join(rel);
+            let wav = std::fs::read(&path)
+                .with_context(|| format!("prompt {id}: cannot read {}", path.display()))?;
+            let same = self.prompts.get(id)?.is_some_and(|old| {
+                old.text == p.text && old.sha256 == madoguchi_plugin_host::sha256_hex(&wav)
+            });
+            if !same {
+                self.prompts
+                    .upload(id, &wav, &p.text, who)
+                    .with_context(|| format!("prompt {id} ({})", path.display()))?;
+            }
+        }
+        let env = RegistryEnv::new(&self.registry, &self.prompts);
+        let validated = validate(&raw, &env)
+            .map_err(|report| anyhow!("{} is not a valid scenario:\n{report}", file.display()))?;
+        for w in &validated.warnings {
+            warn!(scenario = %doc.name, "{w}");
+        }
+        let live = self.scenarios.live(&doc.name)?;
+        if let Some(live) = &live {
+            if let Some(stored) = self.scenarios.get(&doc.name, live.version)? {
+                if stored.document.as_bytes() == raw.as_slice() {
+                    info!(scenario = %doc.name, version = live.version, "scenario already live");
+                    return Ok(());
+                }
+            }
+        }
+        let meta = self
+            .scenarios
+            .upload(&validated, &raw, who, "installed from disk")?;
+        self.scenarios
+            .publish(&doc.name, meta.version, who, "installed from disk")?;
+        info!(scenario = %doc.name, version = meta.version, "scenario published");
+        Ok(())
+    }
+
+    /// The admin API's state over these parts.
+    pub fn api_state(&self, store: Store) -> ApiState {
+        ApiState {
+            store,
+            plugins: self.registry.clone(),
+            scenarios: self.scenarios.clone(),
+            prompts: self.prompts.clone(),
+            hooks: Arc::new(Hooks {
+                ivr: self.ivr.clone(),
+                test_clock: self.test_clock.clone(),
+            }),
+        }
+    }
+}
+
+fn open_dir(path: &Path) -> Result<cap_std::fs::Dir> {
+    std::fs::create_dir_all(path).with_context(|| format!("cannot create {}", path.display()))?;
+    cap_std::fs::Dir::open_ambient_dir(path, cap_std::ambient_authority())
+        .with_context(|| format!("cannot open {}", path.display()))
+}
+
+/// What the admin API reaches in the running server.
+struct Hooks {
+    ivr: Arc<Ivr>,
+    test_clock: Option<Arc<FixedClock>>,
+}
+
+impl ApiHooks for Hooks {
+    fn published(&self, name: &str) {
+        if let Err(e) = self.ivr.refresh() {
+            warn!(scenario = name, error = %e, "published version not taken live");
+        }
+    }
+
+    fn set_clock(&self, rfc3339: &str) -> Result<(), String> {
+        let clock = self
+            .test_clock
+            .as_ref()
+            .ok_or("the server is not on a test clock (start it with --clock)")?;
+        clock.set(parse_instant(rfc3339)?);
+        info!(at = rfc3339, "test clock set");
+        Ok(())
+    }
+
+    fn live_calls(&self) -> serde_json::Value {
+        serde_json::json!({
+            "scenarios": self.ivr.live().into_iter().map(|(did, name, version)| {
+                serde_json::json!({"did": did, "scenario": name, "version": version})
+            }).collect::<Vec<_>>(),
+        })
+    }
+}

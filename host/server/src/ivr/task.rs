@@ -1,0 +1,420 @@
+//! The IO side of one IVR call: runs the [`IvrMachine`] against the caller's media leg, the
+//! node plugins and the SIP core, then writes the call record.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use madoguchi_media::prompt::Prompt as Audio;
+use madoguchi_plugin_host::bindings::types::{
+    CallFacts as PluginFacts, Event, NodeInput, RecordFrom, Step, TransferTarget,
+};
+use madoguchi_plugin_host::CallContext;
+use madoguchi_rtp::{Leg, LegEvent, MediaRuntime, PlayId, Recording};
+use madoguchi_store::Store;
+use serde_json::json;
+use tokio::sync::mpsc;
+use tracing::{info, warn, Instrument};
+
+use super::loaded::LoadedScenario;
+use super::log::{CallRecord, EventLog, CALLS_TABLE};
+use super::machine::{prompt_name, target_name, Command, IvrMachine, NodeRunner, Outcome};
+use crate::core::host_call::{failure_of, HostMsg, HostReq};
+use crate::core::line_test::tone;
+use crate::core::media::{begin_recording, finish_recording, leg_stats, CallFacts};
+use crate::core::unix_now_ms;
+
+/// The longest a caller may stay in the IVR (menus, waiting for a transfer).
+const MAX_IVR_TIME: Duration = Duration::from_secs(30 * 60);
+/// How long staff devices or the call center may ring.
+const RING_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Everything one IVR call needs.
+pub struct IvrCall {
+    pub facts: CallFacts,
+    pub leg: Leg,
+    pub scenario: Arc<LoadedScenario>,
+    pub runtime: MediaRuntime,
+    pub store: Store,
+    pub control: mpsc::Receiver<HostMsg>,
+    pub requests: mpsc::Sender<HostReq>,
+    /// Played when the scenario cannot go on.
+    pub apology: Audio,
+}
+
+/// Runs the node plugins of a scenario for one call.
+struct Runner<'a> {
+    scenario: &'a LoadedScenario,
+    ctx: CallContext,
+}
+
+impl NodeRunner for Runner<'_> {
+    fn step(&mut self, node: &str, input: &NodeInput, event: &Event) -> Result<Step, String> {
+        let n = self
+            .scenario
+            .node(node)
+            .ok_or_else(|| format!("no node {node:?}"))?;
+        n.plugin
+            .node_step(&self.ctx, input, event)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// What the task is waiting on besides the machine.
+struct Io {
+    plays: HashMap<PlayId, u64>,
+    /// Playing the notice before the IVR starts / the apology before hanging up.
+    notice: Option<PlayId>,
+    apology: Option<PlayId>,
+    device: Option<Leg>,
+    transfer_target: Option<String>,
+    /// The transfer was answered: B2BUA call id and the device-side leg to hand over.
+    adopt: Option<(u64, Leg)>,
+    recording: Option<(Recording, u64)>,
+    record_from_transfer: bool,
+    done: bool,
+}
+
+pub async fn run(call: IvrCall) {
+    let span = tracing::info_span!("ivr", call_id = %call.facts.call_id);
+    run_inner(call).instrument(span).await
+}
+
+async fn run_inner(mut call: IvrCall) {
+    let started = Instant::now();
+    let started_ms = unix_now_ms();
+    let scenario = call.scenario.clone();
+    let mut log = EventLog::new(started);
+    log.push(
+        started,
+        "version",
+        None,
+        json!({ "scenario": scenario.name, "version": scenario.version }),
+    );
+    info!(scenario = %scenario.name, version = scenario.version, "IVR call");
+    let ctx =
+        CallContext::new(call.facts.call_id.clone()).with_schedules(scenario.schedules.clone());
+    let plugin_facts = PluginFacts {
+        call_id: call.facts.call_id.clone(),
+        caller: call.facts.caller.clone(),
+        did: call.facts.did.clone(),
+        variables: Vec::new(),
+    };
+    let mut runner = Runner {
+        scenario: &scenario,
+        ctx: ctx.clone(),
+    };
+    let mut io = Io {
+        plays: HashMap::new(),
+        notice: None,
+        apology: None,
+        device: None,
+        transfer_target: None,
+        adopt: None,
+        recording: None,
+        record_from_transfer: false,
+        done: false,
+    };
+
+    // Recording policy first: the notice is played before anything is recorded (R-REC-2).
+    let decision = match &scenario.recording_policy {
+        Some((plugin, config)) => {
+            madoguchi_plugin_host::recording::decide_or_fallback(
+                plugin,
+                &ctx,
+                config,
+                &plugin_facts,
+            )
+            .0
+        }
+        None => madoguchi_plugin_host::recording::fallback_decision(),
+    };
+    let mut machine = IvrMachine::new(plugin_facts, log);
+    let record_now = decision.record && decision.from == RecordFrom::Answer;
+    io.record_from_transfer = decision.record && decision.from == RecordFrom::Transfer;
+    if decision.record && !decision.notice.is_empty() {
+        let (audio, missing) = scenario.audio(&decision.notice);
+        machine.log_mut().push(
+            Instant::now(),
+            "notice",
+            None,
+            json!({ "prompts": decision.notice.iter().map(prompt_name).collect::<Vec<_>>(), "missing": missing }),
+        );
+        io.notice = Some(call.leg.play(audio, false));
+    } else {
+        start_ivr(
+            &mut machine,
+            &scenario,
+            &mut runner,
+            &mut io,
+            &mut call,
+            record_now,
+        )
+        .await;
+    }
+
+    let deadline = tokio::time::sleep(MAX_IVR_TIME);
+    tokio::pin!(deadline);
+    while !io.done {
+        let timer = machine.poll_timeout();
+        let sleep = async {
+            match timer {
+                Some(t) => tokio::time::sleep_until(t.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            ev = call.leg.events().recv() => match ev {
+                Some(LegEvent::Digit(d)) => machine.on_digit(&*scenario, &mut runner, d.digit, Instant::now()),
+                Some(LegEvent::PlayFinished(id) | LegEvent::PlayInterrupted(id) | LegEvent::PlayStopped(id)) => {
+                    if io.notice == Some(id) {
+                        io.notice = None;
+                        start_ivr(&mut machine, &scenario, &mut runner, &mut io, &mut call, record_now).await;
+                    } else if io.apology == Some(id) {
+                        hang_up(&call, &mut io).await;
+                    } else if let Some(token) = io.plays.remove(&id) {
+                        machine.on_play_done(&*scenario, &mut runner, token, Instant::now());
+                    }
+                }
+                Some(LegEvent::RtpTimeout) => {
+                    warn!("no audio from the caller; hanging up");
+                    machine.log_mut().push(Instant::now(), "rtp-timeout", None, json!({}));
+                    hang_up(&call, &mut io).await;
+                }
+                Some(_) => {}
+                None => io.done = true,
+            },
+            msg = call.control.recv() => match msg {
+                Some(HostMsg::Info { body, content_type }) => {
+                    if let Err(e) = call.leg.dtmf_from_info(&body, &content_type) {
+                        warn!(error = %e, "unusable INFO");
+                    }
+                }
+                Some(HostMsg::Stop) | None => {
+                    machine.on_caller_hangup(Instant::now());
+                    io.done = true;
+                }
+                Some(HostMsg::TransferAnswered { call: id }) => {
+                    let target = io.transfer_target.take().unwrap_or_default();
+                    machine.on_transfer_connected(&target, Instant::now());
+                    if let Some(device) = io.device.take() {
+                        call.leg.stop_playback();
+                        io.adopt = Some((id, device));
+                        io.done = true;
+                    }
+                }
+                Some(HostMsg::TransferFailed { status }) => {
+                    if let Some(device) = io.device.take() {
+                        tokio::spawn(device.close());
+                    }
+                    io.transfer_target = None;
+                    call.leg.stop_playback();
+                    machine.on_transfer_failed(&*scenario, &mut runner, failure_of(status), Instant::now());
+                }
+            },
+            _ = sleep => machine.handle_timeout(&*scenario, &mut runner, Instant::now()),
+            _ = &mut deadline => {
+                machine.log_mut().push(Instant::now(), "max-duration", None, json!({}));
+                hang_up(&call, &mut io).await;
+            }
+        }
+        drive(&mut machine, &scenario, &mut io, &mut call).await;
+    }
+
+    let outcome = match machine.outcome() {
+        Some(Outcome::Transferred(t)) => format!("transferred:{t}"),
+        Some(Outcome::HungUp) => "hangup".into(),
+        Some(Outcome::Apologised) => "apology".into(),
+        Some(Outcome::CallerHungUp) | None => "caller-hangup".into(),
+    };
+    info!(outcome, node = machine.node(), "IVR part of the call over");
+    let mut recording = machine_recording(&machine);
+    if io.adopt.is_none() {
+        if let Some(device) = io.device.take() {
+            tokio::spawn(device.close());
+        }
+        if let Some((rec, started_unix)) = io.recording.take() {
+            let legs = vec![leg_stats(&call.leg).await];
+            recording = Some(rec.file_name().to_string());
+            finish_recording(call.store.clone(), rec, started_unix, &call.facts, legs).await;
+        }
+    }
+    let record = CallRecord {
+        call_id: call.facts.call_id.clone(),
+        caller: call.facts.caller.clone(),
+        did: call.facts.did.clone(),
+        scenario: scenario.name.clone(),
+        scenario_version: scenario.version,
+        started_unix_ms: started_ms,
+        ended_unix_ms: unix_now_ms(),
+        outcome,
+        recording,
+        events: machine.log().entries().to_vec(),
+    };
+    let store = call.store.clone();
+    let key = record.key();
+    match tokio::task::spawn_blocking(move || store.put_json(CALLS_TABLE, &key, &record)).await {
+        Ok(Ok(())) => {}
+        _ => warn!("call record not stored"),
+    }
+    match io.adopt.take() {
+        // The core bridges the legs and finishes the recording when the call ends.
+        Some((id, device)) => {
+            let req = HostReq::Adopt {
+                call: id,
+                facts: call.facts,
+                caller: call.leg,
+                device,
+                recording: io.recording.take(),
+                record_now: io.record_from_transfer,
+            };
+            let _ = call.requests.send(req).await;
+        }
+        None => {
+            call.leg.close().await;
+        }
+    }
+}
+
+/// The recording's file name, as the event log saw it start.
+fn machine_recording(m: &IvrMachine) -> Option<String> {
+    m.log()
+        .entries()
+        .iter()
+        .rev()
+        .find(|e| e.kind == "recording-start")
+        .and_then(|e| e.detail.get("file"))
+        .and_then(|f| f.as_str())
+        .map(str::to_string)
+}
+
+/// After the notice: start recording (if the policy says from answer) and enter the start node.
+async fn start_ivr(
+    machine: &mut IvrMachine,
+    scenario: &Arc<LoadedScenario>,
+    runner: &mut Runner<'_>,
+    io: &mut Io,
+    call: &mut IvrCall,
+    record_now: bool,
+) {
+    if record_now {
+        start_recording(machine, io, call).await;
+    }
+    machine.start(&**scenario, runner, Instant::now());
+}
+
+async fn start_recording(machine: &mut IvrMachine, io: &mut Io, call: &mut IvrCall) {
+    if io.recording.is_some() {
+        return;
+    }
+    io.recording = begin_recording(&call.store, &call.leg, &call.facts).await;
+    if let Some((rec, _)) = &io.recording {
+        machine.log_mut().push(
+            Instant::now(),
+            "recording-start",
+            None,
+            json!({ "file": rec.file_name() }),
+        );
+    }
+}
+
+/// Carries out the machine's commands.
+async fn drive(
+    machine: &mut IvrMachine,
+    scenario: &Arc<LoadedScenario>,
+    io: &mut Io,
+    call: &mut IvrCall,
+) {
+    while let Some(cmd) = machine.poll_command() {
+        match cmd {
+            Command::Play {
+                token,
+                prompts,
+                barge_in,
+            } => {
+                let (audio, missing) = scenario.audio(&prompts);
+                if !missing.is_empty() {
+                    warn!(?missing, "prompts without audio skipped");
+                    machine.log_mut().push(
+                        Instant::now(),
+                        "prompt-missing",
+                        None,
+                        json!({ "prompts": missing }),
+                    );
+                }
+                let id = call.leg.play(audio, barge_in);
+                io.plays.insert(id, token);
+            }
+            Command::StopPlayback => call.leg.stop_playback(),
+            Command::StartRecording => start_recording(machine, io, call).await,
+            Command::StopRecording => {
+                if let Some((rec, started)) = io.recording.take() {
+                    machine
+                        .log_mut()
+                        .push(Instant::now(), "recording-stop", None, json!({}));
+                    let legs = vec![leg_stats(&call.leg).await];
+                    finish_recording(call.store.clone(), rec, started, &call.facts, legs).await;
+                }
+            }
+            Command::Transfer(target) => transfer(call, io, target, machine).await,
+            Command::Apologise => {
+                io.apology = Some(call.leg.play(vec![call.apology.clone()], false))
+            }
+            Command::Hangup => hang_up(call, io).await,
+        }
+    }
+}
+
+/// Opens the device-side leg and asks the core to ring the target.
+async fn transfer(
+    call: &mut IvrCall,
+    io: &mut Io,
+    target: TransferTarget,
+    machine: &mut IvrMachine,
+) {
+    let device = match call
+        .runtime
+        .open_leg(
+            &format!("{}-transfer", call.facts.call_id),
+            call.leg.local_rtp().ip(),
+        )
+        .await
+    {
+        Ok(l) => l,
+        Err(e) => {
+            warn!(error = %e, "no media port for the transfer");
+            let msg = format!("no media port for the transfer: {e}");
+            machine
+                .log_mut()
+                .push(Instant::now(), "error", None, json!({ "message": msg }));
+            io.apology = Some(call.leg.play(vec![call.apology.clone()], false));
+            return;
+        }
+    };
+    let offer = device.offer();
+    io.transfer_target = Some(target_name(&target));
+    io.device = Some(device);
+    // Japanese ringback while the destination rings: 400 Hz, 1 s on, 2 s off.
+    let mut ring = tone(400.0, 1000).samples().to_vec();
+    ring.extend(std::iter::repeat_n(0, 16000));
+    call.leg.music_on_hold(Audio::from_pcm(ring));
+    let req = HostReq::Transfer {
+        call_id: call.facts.call_id.clone(),
+        target,
+        offer,
+        ring_timeout: RING_TIMEOUT,
+    };
+    if call.requests.send(req).await.is_err() {
+        io.done = true;
+    }
+}
+
+async fn hang_up(call: &IvrCall, io: &mut Io) {
+    io.done = true;
+    let _ = call
+        .requests
+        .send(HostReq::Hangup {
+            call_id: call.facts.call_id.clone(),
+        })
+        .await;
+}
