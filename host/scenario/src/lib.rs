@@ -7,6 +7,23 @@
 //! next version → [`ScenarioStore::publish`] binds its DIDs. Calls look up
 //! [`ScenarioStore::resolve_did`] and then [`ScenarioStore::get`] the version,
 //! whose prompt snapshot names the audio to fetch with [`PromptStore::audio`].
+//!
+//! ```
+//! use madoguchi_scenario::{validate, Environment, PluginKind, PromptInfo};
+//!
+//! struct Everything;
+//! impl Environment for Everything {
+//!     fn check_plugin(&self, _: &str, _: PluginKind, _: &str) -> Result<(), String> { Ok(()) }
+//!     fn prompt(&self, _: &str) -> Option<PromptInfo> { None }
+//! }
+//!
+//! let doc = br#"{"schema": "madoguchi.scenario/v1", "name": "demo", "dids": ["100"],
+//!     "start": "menu", "nodes": {
+//!         "menu": {"plugin": "menu@0.1.0", "config": {"options": {"9": "menu"}}, "exits": ["menu"]}}}"#;
+//! let report = validate(doc, &Everything).unwrap_err();
+//! assert_eq!(report.to_string(), "error: nodes.menu: nodes \"menu\" loop with no way out: \
+//!     none of them can reach a node without exits (one that hangs up or transfers)");
+//! ```
 #![forbid(unsafe_code)]
 
 mod clock;
