@@ -2,9 +2,11 @@
 #![forbid(unsafe_code)]
 
 mod acl;
+mod api;
 mod cli;
 mod config;
 mod core;
+mod ivr;
 mod serve;
 mod transport;
 
@@ -40,6 +42,16 @@ enum Command {
         #[arg(long, global = true, default_value = "data")]
         data: PathBuf,
     },
+    /// Admin API bearer tokens (opens the store directly: run with the server stopped).
+    Token {
+        #[command(subcommand)]
+        command: cli::token::TokenCommand,
+        /// Data directory (the embedded store lives here).
+        #[arg(long, global = true, default_value = "data")]
+        data: PathBuf,
+    },
+    /// Validate, upload, publish and roll back IVR scenarios through a running server's API.
+    Scenario(cli::scenario::ScenarioArgs),
     /// Manage SIP users (staff extensions).
     User {
         #[command(subcommand)]
@@ -58,5 +70,7 @@ fn main() -> Result<()> {
         Command::User { command, data } => cli::user::run(command, &data),
         Command::Plugin { command } => cli::plugin::run(command),
         Command::Recording { command, data } => cli::recording::run(command, &data),
+        Command::Token { command, data } => cli::token::run(command, &data),
+        Command::Scenario(args) => cli::scenario::run(args),
     }
 }

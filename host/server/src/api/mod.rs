@@ -1,0 +1,112 @@
+//! The admin REST API under `/api/v1`: scenarios, plugins, prompts, call records and the
+//! test-mode clock, behind bearer tokens (`madoguchi token create`).
+//!
+//! [`router`] builds the routes over an [`ApiState`]; `serve` merges it next to
+//! `/api/v1/health` (which stays open, without a token, for load balancers). The server's
+//! live parts the API reaches into (the IVR picking up a newly published version, the clock
+//! in test mode, the calls in progress) are behind [`ApiHooks`], so the API is tested with a
+//! fake and never depends on the SIP core.
+//!
+//! Work that runs plugin code or compiles components (validation, plugin upload) runs on
+//! tokio's blocking pool, so an upload never stalls SIP traffic on the executor.
+
+mod auth;
+mod calls;
+pub mod env;
+mod error;
+mod plugins;
+mod prompts;
+mod scenarios;
+mod test_clock;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post, put};
+use axum::Router;
+use madoguchi_plugin_host::Registry;
+use madoguchi_scenario::{PromptStore, ScenarioStore};
+use madoguchi_store::Store;
+
+pub use env::RegistryEnv;
+
+/// Largest request body: a plugin component or a prompt recording.
+pub const MAX_BODY: usize = 32 * 1024 * 1024;
+
+/// What the API needs from the running server. Implemented by the server core; tests use a
+/// fake.
+pub trait ApiHooks: Send + Sync {
+    /// A version of scenario `name` was published or rolled back to: new calls should take
+    /// the now-live version.
+    fn published(&self, name: &str);
+    /// Test mode only: sets the clock schedules and plugins see, to an RFC 3339 instant.
+    /// `Err` (with the reason) when the server is not in test mode or `rfc3339` is bad.
+    fn set_clock(&self, rfc3339: &str) -> Result<(), String>;
+    /// The calls in progress, as the server describes them (returned as-is).
+    fn live_calls(&self) -> serde_json::Value;
+}
+
+/// Everything the handlers reach. Cheap to clone (handles and `Arc`s).
+#[derive(Clone)]
+pub struct ApiState {
+    /// Tokens and call records live here.
+    pub store: Store,
+    /// Uploaded plugins.
+    pub plugins: Arc<Registry>,
+    /// Scenario versions, the live version of each, and the audit log.
+    pub scenarios: Arc<ScenarioStore>,
+    /// Prompt audio.
+    pub prompts: Arc<PromptStore>,
+    /// The running server.
+    pub hooks: Arc<dyn ApiHooks>,
+}
+
+/// The `/api/v1` routes except `/api/v1/health`, all behind bearer-token auth.
+///
+/// | method | path | role |
+/// |---|---|---|
+/// | POST | `/scenarios/validate` | operator |
+/// | POST | `/scenarios[?publish=true&why=…]` | admin |
+/// | GET | `/scenarios`, `/scenarios/{name}`, `/scenarios/{name}/versions/{v}` | viewer |
+/// | POST | `/scenarios/{name}/publish`, `/scenarios/{name}/rollback` | admin |
+/// | POST, DELETE | `/plugins/{name}/{version}` | admin |
+/// | GET | `/plugins`, `/plugins/{name}/{version}` | viewer |
+/// | POST | `/prompts/{id}?text=…` (raw WAV body) | operator |
+/// | GET | `/prompts`, `/prompts/{id}`, `/prompts/{id}/audio` | viewer |
+/// | GET | `/calls?limit=N&before=KEY`, `/calls/live`, `/calls/{call_id}` | viewer |
+/// | PUT | `/test/clock` | admin |
+pub fn router(state: ApiState) -> Router {
+    let api = Router::new()
+        .route("/scenarios/validate", post(scenarios::validate))
+        .route("/scenarios", post(scenarios::upload).get(scenarios::list))
+        .route("/scenarios/{name}", get(scenarios::show))
+        .route(
+            "/scenarios/{name}/versions/{version}",
+            get(scenarios::document),
+        )
+        .route("/scenarios/{name}/publish", post(scenarios::publish))
+        .route("/scenarios/{name}/rollback", post(scenarios::rollback))
+        .route("/plugins", get(plugins::list))
+        .route(
+            "/plugins/{name}/{version}",
+            post(plugins::upload)
+                .get(plugins::meta)
+                .delete(plugins::remove),
+        )
+        .route("/prompts", get(prompts::list))
+        .route("/prompts/{id}", post(prompts::upload).get(prompts::meta))
+        .route("/prompts/{id}/audio", get(prompts::audio))
+        .route("/calls", get(calls::list))
+        .route("/calls/live", get(calls::live))
+        .route("/calls/{call_id}", get(calls::one))
+        .route("/test/clock", put(test_clock::set))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state);
+    Router::new().nest("/api/v1", api)
+}

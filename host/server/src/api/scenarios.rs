@@ -1,0 +1,176 @@
+//! Scenarios: validate, upload a new version (optionally publishing it), list, show, get a
+//! version's document, publish and roll back.
+//!
+//! Every change records the token's label and id as `who`. After a publish or rollback the
+//! server is told ([`super::ApiHooks::published`]) so new calls take the live version at
+//! once; calls in progress keep the version they started with.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use madoguchi_scenario::{Problem, Validated};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::auth::Caller;
+use super::env::RegistryEnv;
+use super::error::{blocking, ApiError, JsonBody, QueryParams};
+use super::ApiState;
+
+/// Validates `body` against the uploaded plugins and prompts (on the blocking pool: this
+/// runs plugins' `validate-config`).
+async fn check(state: &ApiState, body: Bytes) -> Result<(Validated, Bytes), ApiError> {
+    let plugins = state.plugins.clone();
+    let prompts = state.prompts.clone();
+    blocking(move || {
+        let env = RegistryEnv::new(&plugins, &prompts);
+        let v = madoguchi_scenario::validate(&body, &env)?;
+        Ok((v, body))
+    })
+    .await
+}
+
+fn warnings(v: &Validated) -> Vec<Problem> {
+    v.warnings.clone()
+}
+
+/// `POST /scenarios/validate`: 200 `{"name", "warnings": [...]}` or 422 with `problems`.
+pub async fn validate(State(state): State<ApiState>, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let (v, _) = check(&state, body).await?;
+    Ok(Json(json!({
+        "valid": true,
+        "name": v.scenario.name,
+        "warnings": warnings(&v),
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UploadQuery {
+    /// Publish the new version at once.
+    #[serde(default)]
+    publish: bool,
+    /// Why (recorded with the upload and, with `publish`, the publish).
+    why: Option<String>,
+}
+
+/// `POST /scenarios[?publish=true&why=…]` with the document as body: 201 with the new
+/// version's metadata plus `warnings` and `published` (the audit entry, or null).
+pub async fn upload(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    QueryParams(q): QueryParams<UploadQuery>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let (v, body) = check(&state, body).await?;
+    let who = caller.who();
+    let why = q.why.unwrap_or_default();
+    let name = v.scenario.name.clone();
+    let meta = state.scenarios.upload(&v, &body, &who, &why)?;
+    tracing::info!(scenario = %name, version = meta.version, %who, "scenario uploaded");
+    let mut answer = serde_json::to_value(&meta).map_err(|e| ApiError::internal(e.to_string()))?;
+    answer["warnings"] = json!(warnings(&v));
+    answer["published"] = Value::Null;
+    if q.publish {
+        let entry = state
+            .scenarios
+            .publish(&name, meta.version, &who, &why)
+            .map_err(|e| {
+                let mut err = ApiError::from(e);
+                err.message = format!(
+                    "uploaded as version {} but not published: {}",
+                    meta.version, err.message
+                );
+                err
+            })?;
+        state.hooks.published(&name);
+        tracing::info!(scenario = %name, version = meta.version, %who, "scenario published");
+        answer["published"] = json!(entry);
+    }
+    Ok((StatusCode::CREATED, Json(answer)))
+}
+
+/// `GET /scenarios`: `[{"name", "live", "latest"}]`.
+pub async fn list(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
+    let mut out = Vec::new();
+    for name in state.scenarios.names()? {
+        let live = state.scenarios.live(&name)?.map(|p| p.version);
+        let latest = state.scenarios.versions(&name)?.last().map(|m| m.version);
+        out.push(json!({"name": name, "live": live, "latest": latest}));
+    }
+    Ok(Json(Value::Array(out)))
+}
+
+/// `GET /scenarios/{name}`: `{"name", "live": {version, by, at_unix, why}|null,
+/// "versions": [...], "audit": [...]}`.
+pub async fn show(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let versions = state.scenarios.versions(&name)?;
+    if versions.is_empty() {
+        return Err(ApiError::not_found(format!("no scenario {name:?}")));
+    }
+    Ok(Json(json!({
+        "name": name,
+        "live": state.scenarios.live(&name)?,
+        "versions": versions,
+        "audit": state.scenarios.audit(Some(&name))?,
+    })))
+}
+
+/// `GET /scenarios/{name}/versions/{v}`: the document exactly as uploaded.
+pub async fn document(
+    State(state): State<ApiState>,
+    Path((name, version)): Path<(String, u32)>,
+) -> Result<Response, ApiError> {
+    let stored = state.scenarios.get(&name, version)?.ok_or_else(|| {
+        ApiError::not_found(format!("scenario {name:?} has no version {version}"))
+    })?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        stored.document,
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishBody {
+    version: u32,
+    #[serde(default)]
+    why: String,
+}
+
+/// `POST /scenarios/{name}/publish` `{"version": N, "why": "..."}`: 200 with the audit entry.
+pub async fn publish(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody<PublishBody>,
+) -> Result<Json<Value>, ApiError> {
+    let who = caller.who();
+    let entry = state
+        .scenarios
+        .publish(&name, body.version, &who, &body.why)?;
+    state.hooks.published(&name);
+    tracing::info!(scenario = %name, version = body.version, %who, "scenario published");
+    Ok(Json(json!(entry)))
+}
+
+/// `POST /scenarios/{name}/rollback` `{"version": N, "why": "..."}`: 200 with the audit entry.
+pub async fn rollback(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody<PublishBody>,
+) -> Result<Json<Value>, ApiError> {
+    let who = caller.who();
+    let entry = state
+        .scenarios
+        .rollback(&name, body.version, &who, &body.why)?;
+    state.hooks.published(&name);
+    tracing::info!(scenario = %name, version = body.version, %who, "scenario rolled back");
+    Ok(Json(json!(entry)))
+}
