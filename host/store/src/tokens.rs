@@ -46,7 +46,7 @@ impl Role {
 
 impl std::fmt::Display for Role {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -251,6 +251,8 @@ mod tests {
             assert_eq!(r.as_str().parse::<Role>().unwrap(), r);
         }
         assert!("root".parse::<Role>().is_err());
+        // Tables on the command line pad it.
+        assert_eq!(format!("{:<8}|", Role::Admin), "admin   |");
         assert!(Role::Viewer < Role::Operator && Role::Operator < Role::Admin);
     }
 
