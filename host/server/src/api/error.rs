@@ -90,7 +90,10 @@ impl From<Report> for ApiError {
         let first = r
             .errors()
             .next()
-            .map(ToString::to_string)
+            .map(|p| match p.path.as_str() {
+                "" => p.message.clone(),
+                path => format!("{path}: {}", p.message),
+            })
             .unwrap_or_default();
         let message = match errors {
             0 => "scenario refused".to_string(),

@@ -39,7 +39,7 @@ pub const MAX_BODY: usize = 32 * 1024 * 1024;
 /// fake.
 pub trait ApiHooks: Send + Sync {
     /// A version of scenario `name` was published or rolled back to: new calls should take
-    /// the now-live version.
+    /// the now-live version. Called on tokio's blocking pool, so it may load plugins.
     fn published(&self, name: &str);
     /// Test mode only: sets the clock schedules and plugins see, to an RFC 3339 instant.
     /// `Err` (with the reason) when the server is not in test mode or `rfc3339` is bad.

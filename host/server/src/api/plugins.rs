@@ -65,8 +65,11 @@ pub async fn remove(
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Json<PluginMeta>, ApiError> {
     let reference = format!("{name}@{version}");
-    let pinned = state.scenarios.pinned_plugins()?.into_iter().collect();
-    let meta = state.plugins.remove(&reference, &pinned)?;
-    tracing::info!(plugin = %reference, "plugin removed");
+    let meta = blocking(move || {
+        let pinned = state.scenarios.pinned_plugins()?.into_iter().collect();
+        Ok(state.plugins.remove(&reference, &pinned)?)
+    })
+    .await?;
+    tracing::info!(plugin = %meta.reference(), "plugin removed");
     Ok(Json(meta))
 }

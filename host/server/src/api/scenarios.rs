@@ -56,7 +56,9 @@ pub struct UploadQuery {
 }
 
 /// `POST /scenarios[?publish=true&why=…]` with the document as body: 201 with the new
-/// version's metadata plus `warnings` and `published` (the audit entry, or null).
+/// version's metadata plus `warnings` and `published` (the audit entry, or null). If the
+/// upload succeeds but the publish is refused (a DID bound elsewhere), the version stays
+/// stored and the answer is the publish error, saying which version was stored.
 pub async fn upload(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
@@ -66,28 +68,30 @@ pub async fn upload(
     let (v, body) = check(&state, body).await?;
     let who = caller.who();
     let why = q.why.unwrap_or_default();
-    let name = v.scenario.name.clone();
-    let meta = state.scenarios.upload(&v, &body, &who, &why)?;
-    tracing::info!(scenario = %name, version = meta.version, %who, "scenario uploaded");
-    let mut answer = serde_json::to_value(&meta).map_err(|e| ApiError::internal(e.to_string()))?;
-    answer["warnings"] = json!(warnings(&v));
-    answer["published"] = Value::Null;
-    if q.publish {
-        let entry = state
-            .scenarios
-            .publish(&name, meta.version, &who, &why)
-            .map_err(|e| {
-                let mut err = ApiError::from(e);
-                err.message = format!(
-                    "uploaded as version {} but not published: {}",
-                    meta.version, err.message
-                );
-                err
-            })?;
-        state.hooks.published(&name);
-        tracing::info!(scenario = %name, version = meta.version, %who, "scenario published");
-        answer["published"] = json!(entry);
-    }
+    let answer = blocking(move || {
+        let name = v.scenario.name.as_str();
+        let meta = state.scenarios.upload(&v, &body, &who, &why)?;
+        let mut answer = json!(meta);
+        answer["warnings"] = json!(warnings(&v));
+        answer["published"] = Value::Null;
+        if q.publish {
+            let entry = state
+                .scenarios
+                .publish(name, meta.version, &who, &why)
+                .map_err(|e| {
+                    let mut err = ApiError::from(e);
+                    err.message = format!(
+                        "uploaded as version {} but not published: {}",
+                        meta.version, err.message
+                    );
+                    err
+                })?;
+            state.hooks.published(name);
+            answer["published"] = json!(entry);
+        }
+        Ok(answer)
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(answer)))
 }
 
@@ -123,8 +127,11 @@ pub async fn show(
 /// `GET /scenarios/{name}/versions/{v}`: the document exactly as uploaded.
 pub async fn document(
     State(state): State<ApiState>,
-    Path((name, version)): Path<(String, u32)>,
+    Path((name, version)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
+    let version: u32 = version.parse().map_err(|_| {
+        ApiError::bad_request(format!("version {version:?} is not a version number"))
+    })?;
     let stored = state.scenarios.get(&name, version)?.ok_or_else(|| {
         ApiError::not_found(format!("scenario {name:?} has no version {version}"))
     })?;
@@ -150,13 +157,7 @@ pub async fn publish(
     Path(name): Path<String>,
     JsonBody(body): JsonBody<PublishBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let who = caller.who();
-    let entry = state
-        .scenarios
-        .publish(&name, body.version, &who, &body.why)?;
-    state.hooks.published(&name);
-    tracing::info!(scenario = %name, version = body.version, %who, "scenario published");
-    Ok(Json(json!(entry)))
+    make_live(state, caller, name, body, Action::Publish).await
 }
 
 /// `POST /scenarios/{name}/rollback` `{"version": N, "why": "..."}`: 200 with the audit entry.
@@ -166,11 +167,32 @@ pub async fn rollback(
     Path(name): Path<String>,
     JsonBody(body): JsonBody<PublishBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let who = caller.who();
-    let entry = state
-        .scenarios
-        .rollback(&name, body.version, &who, &body.why)?;
-    state.hooks.published(&name);
-    tracing::info!(scenario = %name, version = body.version, %who, "scenario rolled back");
-    Ok(Json(json!(entry)))
+    make_live(state, caller, name, body, Action::Rollback).await
+}
+
+enum Action {
+    Publish,
+    Rollback,
+}
+
+/// Publishes or rolls back, then tells the server (which loads the version's plugins: both
+/// on the blocking pool).
+async fn make_live(
+    state: ApiState,
+    caller: Caller,
+    name: String,
+    body: PublishBody,
+    action: Action,
+) -> Result<Json<Value>, ApiError> {
+    blocking(move || {
+        let who = caller.who();
+        let s = &state.scenarios;
+        let entry = match action {
+            Action::Publish => s.publish(&name, body.version, &who, &body.why)?,
+            Action::Rollback => s.rollback(&name, body.version, &who, &body.why)?,
+        };
+        state.hooks.published(&name);
+        Ok(Json(json!(entry)))
+    })
+    .await
 }

@@ -2,6 +2,7 @@
 //! directory, the real plugin registry with the built-in plugins (`scripts/build-plugins`
 //! builds them into `target/plugins/`), real scenario and prompt stores, and fake hooks.
 
+use std::future::IntoFuture as _;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
@@ -42,6 +43,7 @@ impl ApiHooks for FakeHooks {
 struct Fixture {
     _dir: tempfile::TempDir,
     app: Router,
+    state: ApiState,
     store: Store,
     hooks: Arc<FakeHooks>,
     admin: String,
@@ -95,7 +97,8 @@ fn fixture_with(test_mode: bool) -> Fixture {
         admin: token(Role::Admin, "alice"),
         operator: token(Role::Operator, "olga"),
         viewer: token(Role::Viewer, "victor"),
-        app: router(state),
+        app: router(state.clone()),
+        state,
         store,
         hooks,
         _dir: dir,
@@ -636,4 +639,75 @@ async fn test_clock_only_in_test_mode() {
         f.hooks.clock.lock().unwrap().as_deref(),
         Some("2027-01-04T10:00:00+09:00")
     );
+}
+
+/// `madoguchi scenario …` against this router served on a loopback port.
+fn cli(f: &Fixture, rt: &tokio::runtime::Runtime, args: &[&str]) -> anyhow::Result<()> {
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: crate::cli::scenario::ScenarioArgs,
+    }
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let api = format!("http://{}", listener.local_addr().unwrap());
+    rt.spawn(axum::serve(listener, f.app.clone()).into_future());
+    let mut argv = vec!["scenario", "--api", &api, "--token", &f.admin];
+    argv.extend_from_slice(args);
+    let parsed = <Cli as clap::Parser>::try_parse_from(argv)?;
+    crate::cli::scenario::run(parsed.args)
+}
+
+#[test]
+fn cli_uploads_the_prompt_files_then_the_scenario() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let f = fixture();
+    for p in ["announce", "menu"] {
+        f.state.plugins.upload(p, "0.1.0", &built(p), None).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("audio")).unwrap();
+    std::fs::write(dir.path().join("audio/hello.wav"), wav(400)).unwrap();
+    let mut doc = scenario("cli", "0462000005");
+    doc["prompts"]["hello"]["file"] = json!("audio/hello.wav");
+    let file = dir.path().join("scenario.json");
+    std::fs::write(&file, doc.to_string()).unwrap();
+    let file = file.to_str().unwrap();
+
+    // Without the prompt uploaded, validation names the prompt and fails.
+    let err = cli(&f, &rt, &["validate", file]).unwrap_err();
+    assert!(err.to_string().contains("prompts.hello"), "{err:#}");
+    assert!(f.state.prompts.get("hello").unwrap().is_none());
+
+    cli(&f, &rt, &["upload", file, "--publish", "--why", "first"]).unwrap();
+    let prompt = f.state.prompts.get("hello").unwrap().unwrap();
+    assert!(prompt.uploaded_by.contains("alice"), "{prompt:?}");
+    assert_eq!(prompt.text, "こん");
+    let live = f.state.scenarios.live("cli").unwrap().unwrap();
+    assert_eq!((live.version, live.why.as_str()), (1, "first"));
+    assert_eq!(*f.hooks.published.lock().unwrap(), vec!["cli"]);
+    cli(&f, &rt, &["validate", file]).unwrap();
+
+    cli(&f, &rt, &["upload", file]).unwrap();
+    cli(&f, &rt, &["publish", "cli", "2"]).unwrap();
+    cli(&f, &rt, &["rollback", "cli", "1", "--why", "oops"]).unwrap();
+    assert_eq!(f.state.scenarios.live("cli").unwrap().unwrap().version, 1);
+    cli(&f, &rt, &["list"]).unwrap();
+
+    // A dangling exit: the command fails and says where.
+    doc["nodes"]["main"]["exits"] = json!(["bye", "gone"]);
+    std::fs::write(file, doc.to_string()).unwrap();
+    let err = cli(&f, &rt, &["upload", file]).unwrap_err();
+    assert!(err.to_string().contains("nodes.main.exits[1]"), "{err:#}");
+    // A prompt file that is not there.
+    doc["prompts"]["hello"]["file"] = json!("audio/missing.wav");
+    std::fs::write(file, doc.to_string()).unwrap();
+    let err = cli(&f, &rt, &["upload", file]).unwrap_err();
+    assert!(format!("{err:#}").contains("missing.wav"), "{err:#}");
+    assert_eq!(f.state.scenarios.versions("cli").unwrap().len(), 2);
 }
