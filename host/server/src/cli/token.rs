@@ -85,3 +85,58 @@ fn open(data: &Path) -> Result<Store> {
         Err(e) => Err(e).with_context(|| format!("cannot open the store in {}", data.display())),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_list_revoke_through_the_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let create = |role| TokenCommand::Create {
+            role,
+            label: "ops".into(),
+        };
+        run(create(Role::Admin), dir.path()).unwrap();
+        run(create(Role::Viewer), dir.path()).unwrap();
+        run(TokenCommand::List, dir.path()).unwrap();
+        let tokens = Store::open(dir.path()).unwrap().list_tokens().unwrap();
+        assert_eq!(tokens.len(), 2);
+        assert!(tokens.iter().all(|t| t.label == "ops"));
+        run(
+            TokenCommand::Revoke {
+                id: tokens[0].id.clone(),
+            },
+            dir.path(),
+        )
+        .unwrap();
+        let err = run(
+            TokenCommand::Revoke {
+                id: tokens[0].id.clone(),
+            },
+            dir.path(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("no token"), "{err:#}");
+        assert_eq!(
+            Store::open(dir.path()).unwrap().list_tokens().unwrap(),
+            vec![tokens[1].clone()]
+        );
+    }
+
+    #[test]
+    fn a_store_in_use_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let _server = Store::open(dir.path()).unwrap();
+        let err = run(TokenCommand::List, dir.path()).unwrap_err();
+        assert!(err.to_string().contains("madoguchi serve"), "{err:#}");
+    }
+
+    #[test]
+    fn roles_parse_from_the_command_line() {
+        assert_eq!(parse_role("operator"), Ok(Role::Operator));
+        assert!(parse_role("root")
+            .unwrap_err()
+            .contains("admin, operator or viewer"));
+    }
+}
