@@ -62,7 +62,8 @@ pub async fn require_token(
     let token = match state.store.check_token(secret) {
         Ok(Some(t)) => t,
         Ok(None) => {
-            return ApiError::unauthorized("invalid or revoked token", true).into_response()
+            tracing::warn!(path = %req.uri().path(), "admin API: invalid or revoked token");
+            return ApiError::unauthorized("invalid or revoked token", true).into_response();
         }
         Err(e) => return ApiError::from(e).into_response(),
     };

@@ -8,9 +8,10 @@
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
+use axum::{Extension, Json};
 use madoguchi_plugin_host::PluginMeta;
 
+use super::auth::Caller;
 use super::error::{blocking, ApiError};
 use super::ApiState;
 
@@ -18,6 +19,7 @@ use super::ApiState;
 /// were already stored under that reference).
 pub async fn upload(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path((name, version)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<PluginMeta>), ApiError> {
@@ -33,7 +35,7 @@ pub async fn upload(
     let status = if existed {
         StatusCode::OK
     } else {
-        tracing::info!(plugin = %reference, kind = %meta.kind, "plugin uploaded");
+        tracing::info!(plugin = %reference, kind = %meta.kind, who = %caller.who(), "plugin uploaded");
         StatusCode::CREATED
     };
     Ok((status, Json(meta)))
@@ -62,6 +64,7 @@ pub async fn meta(
 /// scenario version uses it.
 pub async fn remove(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Json<PluginMeta>, ApiError> {
     let reference = format!("{name}@{version}");
@@ -70,6 +73,6 @@ pub async fn remove(
         Ok(state.plugins.remove(&reference, &pinned)?)
     })
     .await?;
-    tracing::info!(plugin = %meta.reference(), "plugin removed");
+    tracing::info!(plugin = %meta.reference(), who = %caller.who(), "plugin removed");
     Ok(Json(meta))
 }
