@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 
 use anyhow::{bail, Context, Result};
 
@@ -19,7 +19,15 @@ pub struct Sipp {
 impl Sipp {
     /// `scenario` is a file name in `tests/sipp/`.
     pub fn new(scenario: &str, server: SocketAddr) -> Sipp {
-        let path: PathBuf = repo_root().join("tests/sipp").join(scenario);
+        Sipp::from_path(&repo_root().join("tests/sipp").join(scenario), server)
+    }
+
+    /// A scenario file anywhere (tests that write their own).
+    pub fn from_path(path: &std::path::Path, server: SocketAddr) -> Sipp {
+        let scenario = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let port = free_port();
         let args = vec![
             server.to_string(),
@@ -42,7 +50,7 @@ impl Sipp {
         ];
         Sipp {
             args,
-            scenario: scenario.to_string(),
+            scenario,
             port,
             cwd: None,
         }
@@ -80,6 +88,20 @@ impl Sipp {
         self
     }
 
+    /// Sets `flag`'s value, replacing the one `new` chose (`-m`, `-timeout`, `-p`).
+    pub fn option(mut self, flag: &str, value: &str) -> Sipp {
+        match self.args.iter().position(|a| a == flag) {
+            Some(i) if i + 1 < self.args.len() => self.args[i + 1] = value.to_string(),
+            _ => self.args.extend([flag.to_string(), value.to_string()]),
+        }
+        if flag == "-p" {
+            if let Ok(p) = value.parse() {
+                self.port = p;
+            }
+        }
+        self
+    }
+
     /// The user part dialled (`-s`).
     pub fn service(self, s: &str) -> Sipp {
         self.arg("-s").arg(s)
@@ -90,15 +112,20 @@ impl Sipp {
         if let Some(dir) = &self.cwd {
             cmd.current_dir(dir);
         }
+        // Output goes to files, not pipes: sipp redraws its screen every second, and a long
+        // call would fill a pipe nobody reads until the end and stall sipp.
+        let stdout = tempfile::tempfile()?;
+        let stderr = tempfile::tempfile()?;
         let child = cmd
             .args(&self.args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stdout(Stdio::from(stdout.try_clone()?))
+            .stderr(Stdio::from(stderr.try_clone()?))
             .spawn()
             .context("spawn sipp (install Debian's sip-tester: scripts/setup)")?;
         Ok(SippRun {
             child: Some(child),
             scenario: self.scenario.clone(),
+            output: Some((stdout, stderr)),
         })
     }
 
@@ -112,6 +139,7 @@ impl Sipp {
 pub struct SippRun {
     child: Option<Child>,
     scenario: String,
+    output: Option<(std::fs::File, std::fs::File)>,
 }
 
 impl SippRun {
@@ -126,6 +154,7 @@ impl SippRun {
             let run = SippRun {
                 child: self.child.take(),
                 scenario: self.scenario.clone(),
+                output: self.output.take(),
             };
             Some(run.wait())
         } else {
@@ -135,15 +164,24 @@ impl SippRun {
 
     /// Waits (bounded by sipp's own -timeout) and checks the exit code (0 = all calls passed).
     pub fn wait(mut self) -> Result<()> {
-        let child = self.child.take().expect("child present");
-        let out: Output = child.wait_with_output()?;
-        if out.status.code() != Some(0) {
+        let mut child = self.child.take().expect("child present");
+        let status = child.wait()?;
+        if status.code() != Some(0) {
+            let read = |f: Option<&std::fs::File>| {
+                use std::io::{Read, Seek};
+                let mut text = String::new();
+                if let Some(mut f) = f {
+                    let _ = f.rewind();
+                    let _ = f.read_to_string(&mut text);
+                }
+                text
+            };
+            let out = self.output.take();
             bail!(
-                "sipp {} failed ({:?}):\n{}\n{}",
+                "sipp {} failed ({status:?}):\n{}\n{}",
                 self.scenario,
-                out.status,
-                tail(&String::from_utf8_lossy(&out.stdout), 40),
-                tail(&String::from_utf8_lossy(&out.stderr), 20)
+                tail(&read(out.as_ref().map(|o| &o.0)), 40),
+                tail(&read(out.as_ref().map(|o| &o.1)), 20)
             );
         }
         Ok(())

@@ -104,6 +104,7 @@ pub fn run(args: ServeArgs, demo: bool) -> Result<()> {
         .with_context(|| format!("cannot open the store in {}", cfg.server.data_dir.display()))?;
     if demo {
         ensure_demo_users(&store, &cfg.server.realm)?;
+        ensure_demo_token(&store, &cfg.server.data_dir)?;
     }
     let ivr = IvrParts::open(&store, &cfg.server.data_dir, args.clock.as_deref())?;
     let plugins = args
@@ -275,6 +276,27 @@ async fn serve(
         );
     }
     engine.run(core_rx).await;
+    Ok(())
+}
+
+/// The demo's admin API token, in `DATA/admin-token` (owner-only), created once.
+fn ensure_demo_token(store: &Store, data_dir: &std::path::Path) -> Result<()> {
+    let path = data_dir.join("admin-token");
+    if path.exists() {
+        return Ok(());
+    }
+    let (secret, _) = store.create_token(
+        madoguchi_store::tokens::Role::Admin,
+        "demo",
+        "madoguchi demo",
+    )?;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    std::io::Write::write_all(&mut opts.open(&path)?, secret.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    info!(file = %path.display(), "demo admin API token written");
     Ok(())
 }
 

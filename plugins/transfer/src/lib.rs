@@ -1,8 +1,9 @@
 //! `transfer`: connect the caller to a user, a queue or an external number,
-//! with a route for each way it can fail.
+//! with a route for each way it can fail. An external target is an E.164 number
+//! (through the carrier trunk) or a destination name the host routes (`callcenter`).
 //!
 //! Config:
-//! `{"target": {"user": "1001"} | {"queue": "mynumber"} | {"external": "+81…"},
+//! `{"target": {"user": "1001"} | {"queue": "mynumber"} | {"external": "+81…" or "callcenter"},
 //!   "announce": <prompts>?, "busy": "node"?, "no_answer": "node"?, "failed": "node"?}`.
 //! `busy` and `no_answer` fall back to `failed`; with no route the call ends.
 #![no_std]
@@ -49,9 +50,9 @@ impl Node for Transfer {
             Target::User(s) | Target::Queue(s) if s.is_empty() => {
                 return Err("target: empty name".into())
             }
-            Target::External(n) if !is_e164(n) => {
+            Target::External(n) if !is_e164(n) && !is_route_name(n) => {
                 return Err(alloc::format!(
-                    "target: {n:?} is not a phone number (E.164, e.g. +81462511111)"
+                    "target: {n:?} is neither a phone number (E.164, e.g. +81462511111) nor a destination name the host routes (e.g. callcenter)"
                 ));
             }
             _ => {}
@@ -97,3 +98,13 @@ impl Node for Transfer {
 }
 
 madoguchi_sdk::export_node!(Transfer);
+
+/// A named external destination the host maps to a route (`callcenter`): lowercase ASCII
+/// letters, digits and `-`, starting with a letter.
+fn is_route_name(n: &str) -> bool {
+    n.len() <= 64
+        && n.starts_with(|c: char| c.is_ascii_lowercase())
+        && n
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
