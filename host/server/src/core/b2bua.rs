@@ -146,7 +146,7 @@ struct Forwarded<S> {
 #[derive(Debug)]
 enum Origin<S> {
     /// The caller's INVITE, still to be answered on this server transaction.
-    Invite { stx: S, request: Request },
+    Invite { stx: S, request: Box<Request> },
     /// A transfer: A is an established dialog of the host's; nothing is answered to it, and
     /// failure is reported with [`Action::TransferFailed`] instead of a final response.
     Transfer,
@@ -274,7 +274,7 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
                 state: CallState::Ringing,
                 origin: Origin::Invite {
                     stx,
-                    request: invite,
+                    request: Box::new(invite),
                 },
                 a,
                 branches,

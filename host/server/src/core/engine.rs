@@ -23,7 +23,7 @@ use tracing::{debug, info, info_span, warn};
 
 use super::b2bua::{Action, AnchoredMedia, B2bua, ReqToken, Target, ALLOW};
 use super::dialog::{contact_for, contact_uri, uas_route_set, LegDialog};
-use super::host_call::{HostMsg, HostReq};
+use super::host_call::{AdoptedMedia, HostMsg, HostReq};
 use super::line_test;
 use super::media::{
     begin_recording, finish_recording, leg_stats, CallFacts, CallMedia, MediaCalls,
@@ -121,6 +121,7 @@ pub struct IvrSetup {
 }
 
 impl Engine {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         registry: Registry,
         sender: Sender,
@@ -389,14 +390,14 @@ impl Engine {
                 offer,
                 ring_timeout,
             } => self.start_transfer(&call_id, target, offer, ring_timeout, now),
-            HostReq::Adopt {
-                call,
-                facts,
-                caller,
-                device,
-                recording,
-                record_now,
-            } => {
+            HostReq::Adopt { call, media } => {
+                let AdoptedMedia {
+                    facts,
+                    caller,
+                    device,
+                    recording,
+                    record_now,
+                } = *media;
                 let device_sdp = self.answered_transfers.remove(&call);
                 let live = self.b2bua.is_connected(call);
                 match (self.media.as_mut(), device_sdp) {

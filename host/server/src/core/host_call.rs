@@ -36,15 +36,17 @@ pub enum HostReq {
     },
     /// The transfer was answered: the core bridges and owns the legs from now on (and
     /// finishes the recording when the call ends).
-    Adopt {
-        call: u64,
-        facts: CallFacts,
-        caller: Leg,
-        device: Leg,
-        recording: Option<(Recording, u64)>,
-        /// Start recording now (the policy said "from transfer").
-        record_now: bool,
-    },
+    Adopt { call: u64, media: Box<AdoptedMedia> },
+}
+
+/// What a transfer hands over to the SIP core.
+pub struct AdoptedMedia {
+    pub facts: CallFacts,
+    pub caller: Leg,
+    pub device: Leg,
+    pub recording: Option<(Recording, u64)>,
+    /// Start recording now (the policy said "from transfer").
+    pub record_now: bool,
 }
 
 impl std::fmt::Debug for HostReq {

@@ -376,7 +376,7 @@ impl IvrMachine {
                     return;
                 }
                 Action::Goto(to) => {
-                    if !g.exits(&self.node).iter().any(|e| *e == to) || !g.exists(&to) {
+                    if !g.exits(&self.node).contains(&to) || !g.exists(&to) {
                         let msg = format!("goto {to:?} is not one of the node's exits");
                         self.failed(g, r, &msg, now);
                         return;

@@ -19,7 +19,7 @@ use tracing::{info, warn, Instrument};
 use super::loaded::LoadedScenario;
 use super::log::{CallRecord, EventLog, CALLS_TABLE};
 use super::machine::{prompt_name, target_name, Command, IvrMachine, NodeRunner, Outcome};
-use crate::core::host_call::{failure_of, HostMsg, HostReq};
+use crate::core::host_call::{failure_of, AdoptedMedia, HostMsg, HostReq};
 use crate::core::line_test::tone;
 use crate::core::media::{begin_recording, finish_recording, leg_stats, CallFacts};
 use crate::core::unix_now_ms;
@@ -262,11 +262,13 @@ async fn run_inner(mut call: IvrCall) {
         Some((id, device)) => {
             let req = HostReq::Adopt {
                 call: id,
-                facts: call.facts,
-                caller: call.leg,
-                device,
-                recording: io.recording.take(),
-                record_now: io.record_from_transfer,
+                media: Box::new(AdoptedMedia {
+                    facts: call.facts,
+                    caller: call.leg,
+                    device,
+                    recording: io.recording.take(),
+                    record_now: io.record_from_transfer,
+                }),
             };
             let _ = call.requests.send(req).await;
         }
