@@ -8,6 +8,8 @@
 pub mod loaded;
 pub mod log;
 pub mod machine;
+#[cfg(test)]
+mod machine_tests;
 pub mod setup;
 pub mod task;
 
