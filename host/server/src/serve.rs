@@ -123,7 +123,17 @@ pub fn run(args: ServeArgs, demo: bool) -> Result<()> {
     if let Err(e) = ivr.ivr.refresh() {
         tracing::warn!(error = %e, "some published scenarios are not live");
     }
-    let callcenter = match args.callcenter_uri.as_deref() {
+    // The demo's call center, unless told otherwise, is staff user 1003 on this server, so
+    // a softphone registered as 1003 plays the outsourced call center.
+    let demo_callcenter = demo
+        .then(|| {
+            cfg.listeners
+                .iter()
+                .find(|l| l.transport == TransportKind::Udp)
+        })
+        .flatten()
+        .map(|l| format!("sip:1003@{}", l.address));
+    let callcenter = match args.callcenter_uri.or(demo_callcenter).as_deref() {
         Some(u) => Some(
             madoguchi_sip::parse::parse_uri(u)
                 .map_err(|e| anyhow::anyhow!("--callcenter-uri {u:?}: {e}"))?,

@@ -177,7 +177,9 @@ struct Call<S> {
 pub struct B2bua<S> {
     calls: HashMap<u64, Call<S>>,
     /// Call-ID (of either leg, and of every branch) → call.
-    by_call_id: HashMap<String, (u64, Side)>,
+    /// Several entries for one Call-ID happen when a call loops back through this server
+    /// (the demo's call center is a user here): the request's To-tag tells them apart.
+    by_call_id: HashMap<String, Vec<(u64, Side)>>,
     next_id: u64,
     ring_timeout: Duration,
     user_agent: String,
@@ -261,7 +263,7 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
         };
         let to_b = NameAddr::new(to.uri.clone());
         let branches = self.fork(id, &from, &to_b, targets, body, max_forwards);
-        self.by_call_id.insert(a_call_id, (id, Side::A));
+        self.index(a_call_id, id, Side::A);
         tracing::info!(
             call = id,
             branches = branches.len(),
@@ -311,7 +313,7 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
         let mut from = from.clone();
         from.params.retain(|(k, _)| !k.eq_ignore_ascii_case("tag"));
         let branches = self.fork(id, &from, to, targets, body, 70);
-        self.by_call_id.insert(a.call_id.clone(), (id, Side::A));
+        self.index(a.call_id.clone(), id, Side::A);
         tracing::info!(
             call = id,
             branches = branches.len(),
@@ -405,7 +407,7 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
                 h.push(HeaderName::CONTENT_TYPE, ct.clone());
             }
             req.body = body.1.clone();
-            self.by_call_id.insert(call_id, (id, Side::B));
+            self.index(call_id, id, Side::B);
             self.out.push_back(Action::Request {
                 token: ReqToken {
                     call: id,
@@ -482,7 +484,7 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
 
     /// CANCEL from the caller for its INVITE (the glue already answered the CANCEL 200).
     pub fn on_cancel(&mut self, a_call_id: &str) {
-        let Some(&(id, Side::A)) = self.by_call_id.get(a_call_id) else {
+        let Some((id, Side::A)) = self.lookup(a_call_id, None, Some(Side::A)) else {
             return;
         };
         let Some(call) = self.calls.get_mut(&id) else {
@@ -515,7 +517,8 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
     /// An ACK from the caller for our 2xx.
     pub fn on_ack(&mut self, ack: &Request) {
         let Some(call_id) = ack.call_id() else { return };
-        let Some(&(id, Side::A)) = self.by_call_id.get(call_id) else {
+        let to_tag = ack.to_hdr().ok().and_then(|t| t.tag().map(str::to_string));
+        let Some((id, Side::A)) = self.lookup(call_id, to_tag.as_deref(), Some(Side::A)) else {
             return;
         };
         let Some(call) = self.calls.get_mut(&id) else {
@@ -545,7 +548,8 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
         let Some(call_id) = req.call_id() else {
             return false;
         };
-        let Some(&(id, side)) = self.by_call_id.get(call_id) else {
+        let to_tag = req.to_hdr().ok().and_then(|t| t.tag().map(str::to_string));
+        let Some((id, side)) = self.lookup(call_id, to_tag.as_deref(), None) else {
             return false;
         };
         let Some(call) = self.calls.get_mut(&id) else {
@@ -922,13 +926,68 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
             return;
         }
         if let Some(call) = self.calls.remove(&id) {
-            self.by_call_id.remove(&call.a.call_id);
+            self.unindex(&call.a.call_id, id);
             for b in &call.branches {
                 if let Some(cid) = b.invite.call_id() {
-                    self.by_call_id.remove(cid);
+                    self.unindex(cid, id);
                 }
             }
         }
+    }
+
+    fn index(&mut self, call_id: String, id: u64, side: Side) {
+        self.by_call_id.entry(call_id).or_default().push((id, side));
+    }
+
+    fn unindex(&mut self, call_id: &str, id: u64) {
+        if let Some(v) = self.by_call_id.get_mut(call_id) {
+            v.retain(|(c, _)| *c != id);
+            if v.is_empty() {
+                self.by_call_id.remove(call_id);
+            }
+        }
+    }
+
+    /// The call and side a request with this Call-ID (and To-tag, our tag in that dialog)
+    /// belongs to.
+    fn lookup(
+        &self,
+        call_id: &str,
+        to_tag: Option<&str>,
+        side: Option<Side>,
+    ) -> Option<(u64, Side)> {
+        let entries = self.by_call_id.get(call_id)?;
+        let candidates: Vec<(u64, Side)> = entries
+            .iter()
+            .copied()
+            .filter(|(_, s)| side.is_none_or(|want| want == *s))
+            .collect();
+        if candidates.len() <= 1 {
+            return candidates.first().copied();
+        }
+        let ours = |&(id, s): &(u64, Side)| -> bool {
+            let Some(call) = self.calls.get(&id) else {
+                return false;
+            };
+            let tag = to_tag.unwrap_or_default();
+            match s {
+                Side::A => call.a.local.tag() == Some(tag),
+                Side::B => call.branches.iter().any(|b| {
+                    b.invite.call_id() == Some(call_id)
+                        && b.invite
+                            .from_hdr()
+                            .ok()
+                            .and_then(|f| f.tag().map(str::to_string))
+                            .as_deref()
+                            == Some(tag)
+                }),
+            }
+        };
+        candidates
+            .iter()
+            .copied()
+            .find(ours)
+            .or_else(|| candidates.first().copied())
     }
 
     /// Answers the caller's INVITE (`Origin::Invite`); for a transfer, a final failure is
