@@ -172,7 +172,7 @@ impl Acd {
             .waiting
             .clone();
         for c in waiting {
-            self.to_fallback(&c, FallbackReason::QueueRemoved, now);
+            self.send_to_fallback(&c, FallbackReason::QueueRemoved, now);
         }
         self.queues.remove(name);
         self.settle(now);
@@ -729,7 +729,7 @@ impl Acd {
         self.drop_from_offer(id, member);
     }
 
-    fn to_fallback(&mut self, caller: &CallerId, reason: FallbackReason, now: Instant) {
+    fn send_to_fallback(&mut self, caller: &CallerId, reason: FallbackReason, now: Instant) {
         let Some(w) = self.waiters.get(caller) else {
             return;
         };
@@ -828,7 +828,7 @@ impl Acd {
             q.staffed = staffed;
         }
         for c in leaving {
-            self.to_fallback(&c, FallbackReason::LeaveEmpty, now);
+            self.send_to_fallback(&c, FallbackReason::LeaveEmpty, now);
         }
     }
 
@@ -845,7 +845,7 @@ impl Acd {
             .map(|(c, _)| c.clone())
             .collect();
         for c in due {
-            self.to_fallback(&c, FallbackReason::MaxWait, now);
+            self.send_to_fallback(&c, FallbackReason::MaxWait, now);
         }
     }
 
