@@ -900,3 +900,65 @@ fn every_deadline_is_consumed_by_handle_timeout() {
     // Nobody answers: both callers end at fallback after their max wait.
     assert_eq!(h.acd.period_stats("q").unwrap().to_fallback, 2);
 }
+
+// ---- the call's event log ----------------------------------------------------------------
+
+#[test]
+fn every_queue_step_lands_in_the_callers_event_log() {
+    let mut q = cfg(&["m1", "m2"], Strategy::LongestIdle);
+    q.auto_pause_after_misses = 1;
+    let mut h = H::new(q);
+    h.login(&["m1", "m2"], 0);
+    h.acd.member_busy("m1", h.at(0));
+    h.acd.member_busy("m2", h.at(0));
+    let mut log = Vec::new();
+    h.arrive("a", 0, 0);
+    log.extend(h.drain());
+    h.acd.member_free("m1", h.at(1_000));
+    log.extend(h.drain());
+    let (id, _, _) = one_offer(&log);
+    h.tick(21_000); // m1 does not answer: auto-paused after one miss
+    h.acd.member_free("m2", h.at(22_000));
+    log.extend(h.drain());
+    let id2 = offers(&log)[1].0;
+    assert_ne!(id, id2);
+    log.extend(answer(&mut h, id2, "m2", 25_000));
+    // The caller hanging up after the connect ends the call.
+    h.acd.caller_leaves(&c("a"), h.at(85_000)).unwrap();
+    log.extend(h.drain());
+    assert_eq!(
+        events(&log, "a"),
+        [
+            EventKind::QueueEnter,
+            EventKind::QueuePosition,
+            EventKind::QueueOffered,
+            EventKind::QueueNoAnswer,
+            EventKind::QueueOffered,
+            EventKind::QueueAnswered,
+            EventKind::QueueCallEnded,
+        ]
+    );
+    let detail = |kind: EventKind| {
+        log.iter()
+            .find_map(|cmd| match cmd {
+                Command::Event {
+                    kind: k, detail, ..
+                } if *k == kind => Some(detail.clone()),
+                _ => None,
+            })
+            .unwrap()
+    };
+    let no_answer = detail(EventKind::QueueNoAnswer);
+    assert_eq!(no_answer["member"], "m1");
+    assert_eq!(no_answer["reason"], "no-answer");
+    assert_eq!(no_answer["auto_paused"], true);
+    assert_eq!(detail(EventKind::QueueAnswered)["wait_ms"], 25_000);
+    assert_eq!(detail(EventKind::QueueCallEnded)["talk_ms"], 60_000);
+    assert_eq!(EventKind::QueueNoAnswer.as_str(), "queue-no-answer");
+    assert_eq!(
+        serde_json::to_value(EventKind::QueueNoAnswer).unwrap(),
+        "queue-no-answer"
+    );
+    let s = h.acd.period_stats("q").unwrap();
+    assert_eq!((s.ended, s.total_talk_ms, s.missed_offers), (1, 60_000, 1));
+}
