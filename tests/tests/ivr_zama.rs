@@ -235,6 +235,15 @@ fn check_row(zama: &Zama, name: &str, end: End, number: &str) -> Result<(), Stri
                     "outcome {outcome}, want {want}; nodes {nodes:?}; heard {heard:?}"
                 ));
             }
+            let announce = match end {
+                End::CityHall => "transfer-cityhall",
+                _ => "transfer-callcenter",
+            };
+            if heard.last().map(String::as_str) != Some(announce) {
+                return Err(format!(
+                    "the last prompt before the transfer was not {announce}: {heard:?}"
+                ));
+            }
             if !invited(log) {
                 return Err(format!("{} got no INVITE from {number}", log.display()));
             }
@@ -256,6 +265,13 @@ fn check_row(zama: &Zama, name: &str, end: End, number: &str) -> Result<(), Stri
                     nodes.last()
                 ));
             }
+            // The caller heard that node's whole announcement, last.
+            let words = node_prompts(node);
+            if !heard.ends_with(&words) {
+                return Err(format!(
+                    "{node} announces {words:?}, the caller heard {heard:?}"
+                ));
+            }
             let closed = ["-closed", "-holiday", "-year-end"]
                 .iter()
                 .any(|s| node.ends_with(s));
@@ -265,6 +281,20 @@ fn check_row(zama: &Zama, name: &str, end: End, number: &str) -> Result<(), Stri
         }
     }
     Ok(())
+}
+
+/// The prompts an announce node of the demo scenario plays (its `prompts` config).
+fn node_prompts(node: &str) -> Vec<String> {
+    let (_, scenario) = zama_bundle();
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(scenario).unwrap()).unwrap();
+    match &doc["nodes"][node]["config"]["prompts"] {
+        serde_json::Value::String(p) => vec![p.clone()],
+        serde_json::Value::Array(ps) => ps
+            .iter()
+            .filter_map(|p| p.as_str().map(str::to_string))
+            .collect(),
+        other => panic!("{node} has no prompt list: {other}"),
+    }
 }
 
 /// Waits (bounded) for a finished recording to appear.
