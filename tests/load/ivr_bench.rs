@@ -425,9 +425,38 @@ impl Bench {
         }
     }
 
+    /// Every call record whose Call-ID starts with `prefix` (pages through `/calls`, bounded).
+    fn records(&self, prefix: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut before: Option<String> = None;
+        for _ in 0..200 {
+            let path = match &before {
+                Some(k) => format!("/calls?limit=1000&before={k}"),
+                None => "/calls?limit=1000".to_string(),
+            };
+            let Ok((200, body)) = self.api.get(&path) else {
+                break;
+            };
+            for r in body["calls"].as_array().into_iter().flatten() {
+                if r["call_id"]
+                    .as_str()
+                    .is_some_and(|id| id.starts_with(prefix))
+                {
+                    out.push(r.clone());
+                }
+            }
+            match body["next"].as_str() {
+                Some(k) => before = Some(k.to_string()),
+                None => break,
+            }
+        }
+        out
+    }
+
     /// Makes `version` live (publish 2 / roll back to 1) and measures how it takes over.
-    /// Returns (API ms, response → first record on it, response → first call start on it).
-    fn swap(&self, version: u32, n: u32) -> Option<(f64, f64, f64)> {
+    /// Returns the change (`before`, `after` Unix ms around the API call) and the takeover
+    /// ms (response → first record on it, response → first call start on it).
+    fn swap(&self, version: u32, n: u32) -> Option<(Change, f64, f64)> {
         let (path, why) = if version == 2 {
             ("/scenarios/bench/publish", format!("ivr-bench swap {n}"))
         } else {
@@ -452,17 +481,57 @@ impl Bench {
             });
             if let Some(first_start) = on_new.filter_map(|r| r["started_unix_ms"].as_i64()).min() {
                 let seen = unix_ms();
-                return Some((
-                    (after - before) as f64,
-                    (seen - after) as f64,
-                    (first_start - after) as f64,
-                ));
+                let change = Change {
+                    before,
+                    after,
+                    version,
+                };
+                return Some((change, (seen - after) as f64, (first_start - after) as f64));
             }
             std::thread::sleep(Duration::from_millis(10));
         }
         eprintln!("no call on version {version} within 15 s of the change");
         None
     }
+}
+
+/// One publish or rollback: the Unix ms around its API call and the version made live.
+#[derive(Debug, Clone, Copy)]
+struct Change {
+    before: i64,
+    after: i64,
+    version: u32,
+}
+
+/// Counts, over the steady load's call records: (recorded, not transferred, started during
+/// an API call, started after a change's response but on the previous version).
+fn takeover_counts(records: &[Value], changes: &[Change]) -> (usize, usize, usize, usize) {
+    let (mut failed, mut during, mut stale) = (0, 0, 0);
+    for r in records {
+        if !r["outcome"]
+            .as_str()
+            .is_some_and(|o| o.starts_with("transferred:"))
+        {
+            failed += 1;
+        }
+        let started = r["started_unix_ms"].as_i64().unwrap_or(0);
+        if changes
+            .iter()
+            .any(|c| (c.before..=c.after).contains(&started))
+        {
+            during += 1;
+            continue;
+        }
+        let live = changes
+            .iter()
+            .rev()
+            .find(|c| c.after < started)
+            .map_or(1, |c| c.version);
+        if r["scenario_version"] != live {
+            stale += 1;
+        }
+    }
+    (records.len(), failed, during, stale)
 }
 
 fn min_median_max(mut v: Vec<f64>) -> String {
@@ -522,31 +591,41 @@ fn main() {
     let t0 = Instant::now();
     let mut publish = (Vec::new(), Vec::new(), Vec::new());
     let mut rollback = (Vec::new(), Vec::new(), Vec::new());
+    let mut changes = Vec::new();
     let mut at = Duration::from_secs(2);
     for n in 1..=args.swaps {
         for (version, into) in [(2, &mut publish), (1, &mut rollback)] {
-            std::thread::sleep(at.saturating_sub(t0.elapsed()));
+            // Up to 1 s of jitter, so the change does not fall at the same phase of the
+            // callers' arrivals every time.
+            let jitter = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos() % 1_000_000_000 / 1_000_000);
+            std::thread::sleep(
+                (at + Duration::from_millis(jitter.into())).saturating_sub(t0.elapsed()),
+            );
             at += gap;
-            if let Some((api, seen, start)) = bench.swap(version, n) {
-                into.0.push(api);
+            if let Some((change, seen, start)) = bench.swap(version, n) {
+                into.0.push((change.after - change.before) as f64);
                 into.1.push(seen);
                 into.2.push(start);
+                changes.push(change);
             }
         }
     }
     let load = steady.wait();
+    let (recorded, failed, during, stale) = takeover_counts(&bench.records("swap-"), &changes);
     println!(
         "\nswap under a steady {}/s load, {} repetitions (ms; min median max){}",
         args.swap_rate,
         args.swaps,
         if load.is_err() {
-            "  (some steady-load calls failed)"
+            "  (sipp reported failed calls)"
         } else {
             ""
         }
     );
     for (label, (api, seen, start)) in [("publish v2", publish), ("rollback to v1", rollback)] {
-        println!("  {label:<15} API call            {}", min_median_max(api));
+        println!("  {label:<15} API call             {}", min_median_max(api));
         println!(
             "  {label:<15} → first record on it {}",
             min_median_max(seen)
@@ -556,6 +635,14 @@ fn main() {
             min_median_max(start)
         );
     }
+    println!(
+        "  steady-load calls: {recorded} recorded, {failed} not transferred, {during} started during an API call, {stale} started after a change's response on the previous version"
+    );
+    println!(
+        "  (→ first record: records are written when a call's IVR part ends, ~1.1 s after it starts; → first call start: at {}/s a call arrives every {} ms)",
+        args.swap_rate,
+        1000 / args.swap_rate
+    );
 }
 
 fn num_cpus() -> usize {
