@@ -288,7 +288,9 @@ fn publish_and_rollback_under_load_keep_every_call_on_its_version() {
     let twos = bench.callers("k2", '2', RATE, CALLS_PER_KEY);
 
     // Publish version 2 a third of the way in, roll back to 1 two thirds in, calls in flight
-    // each time (every call lasts HANG_UP_AT_MS, two start every second).
+    // each time (every call lasts HANG_UP_AT_MS, two start every second). Callers start on
+    // whole seconds from t0, so each change also races two arriving calls: those are only
+    // checked for success.
     std::thread::sleep(Duration::from_secs(10).saturating_sub(t0.elapsed()));
     let ((status, published), p_from, p_to) = timed(|| {
         api.send(
