@@ -15,7 +15,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 # The branch table: (test time, inputs, transfer outcomes, expected end).
 # Inputs are digits, "-" for silence until the menu times out. Outcomes are
 # taken by the transfers in order ("answer" when the list runs out).
-# Expected end: "user 1001", "callcenter" (answered transfers) or
+# Expected end: "queue mynumber", "callcenter" (answered transfers) or
 # "hangup <node>" (the call ends after that node's announcement).
 WED_10 = "2027-01-06T10:00:00+09:00"  # Wednesday, both open
 WED_0845 = "2027-01-06T08:45:00+09:00"  # city hall open, call center not yet
@@ -29,16 +29,16 @@ NIGHT = "2027-01-06T20:00:00+09:00"  # both closed
 
 ROWS = [
     (WED_10, "1 1", "", "callcenter"),
-    (WED_10, "1 2", "", "user 1001"),
-    (WED_10, "1 3 1", "", "user 1001"),
-    (WED_10, "1 3 2", "", "user 1001"),
+    (WED_10, "1 2", "", "queue mynumber"),
+    (WED_10, "1 3 1", "", "queue mynumber"),
+    (WED_10, "1 3 2", "", "queue mynumber"),
     (WED_10, "1 3 3", "", "callcenter"),
-    (WED_10, "2", "", "user 1001"),
-    (WED_10, "3", "", "user 1001"),
-    (WED_10, "4", "", "user 1001"),
-    (WED_10, "9 2", "", "user 1001"),
-    (WED_10, "5 2", "", "user 1001"),
-    (WED_10, "- 3", "", "user 1001"),
+    (WED_10, "2", "", "queue mynumber"),
+    (WED_10, "3", "", "queue mynumber"),
+    (WED_10, "4", "", "queue mynumber"),
+    (WED_10, "9 2", "", "queue mynumber"),
+    (WED_10, "5 2", "", "queue mynumber"),
+    (WED_10, "- 3", "", "queue mynumber"),
     (WED_10, "7 8", "", "callcenter"),
     (WED_10, "- -", "", "callcenter"),
     (WED_10, "1 0 0", "", "callcenter"),
@@ -52,7 +52,7 @@ ROWS = [
     (WED_10, "4", "busy", "hangup lost-unavailable"),
     (WED_10, "4", "no-answer", "hangup lost-unavailable"),
     (WED_10, "4", "failed", "hangup lost-unavailable"),
-    (WED_0845, "2", "", "user 1001"),
+    (WED_0845, "2", "", "queue mynumber"),
     (WED_0845, "1 1", "", "hangup callcenter-closed"),
     (WED_0845, "7 8", "", "hangup callcenter-closed"),
     (WED_0845, "2", "failed", "hangup callcenter-closed"),
@@ -61,7 +61,7 @@ ROWS = [
     (WED_1730, "1 3 1", "", "hangup cityhall-closed"),
     (WED_1730, "1 1", "", "callcenter"),
     (WED_1730, "4", "", "hangup lost-closed"),
-    (MON_0830, "3", "", "user 1001"),
+    (MON_0830, "3", "", "queue mynumber"),
     (SAT_10, "3", "", "hangup cityhall-closed"),
     (SAT_10, "1 3 3", "", "callcenter"),
     (SAT_10, "4", "", "hangup lost-closed"),
@@ -294,8 +294,11 @@ def walk(doc, answers, at, inputs, outcomes, edges, substituted):
                 t = actions[kinds.index("transfer")]
                 outcome = outcomes.pop(0) if outcomes else "answer"
                 if outcome == "answer":
-                    if t.startswith("transfer to user "):
-                        return f"user {t.rsplit(' ', 1)[1]}", heard, path
+                    if t.startswith("transfer to user ") or t.startswith("transfer to queue "):
+                        kind, name = t.split(" ")[2:4]
+                        return f"{kind} {name}", heard, path
+                    if t.startswith("transfer to number ") and not t.endswith(EXTERNAL_STAND_IN):
+                        return t.rsplit(" ", 1)[1], heard, path
                     if t.endswith(EXTERNAL_STAND_IN):
                         return node["config"]["target"]["external"], heard, path
                     return t, heard, path

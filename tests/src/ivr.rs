@@ -61,6 +61,13 @@ impl IvrCaller {
             .service(did)
             .arg("-cid_str")
             .arg(&format!("{}-%u", self.name))
+            .arg("-trace_err")
+            .arg("-error_file")
+            .arg(
+                &dir.join(format!("{}-errors.log", self.name))
+                    .display()
+                    .to_string(),
+            )
             .option("-timeout", &format!("{}s", total / 1000 + 60))
             .spawn()
     }

@@ -1,5 +1,6 @@
 //! Every branch of the Zama hotline demo over real SIP: a sipp caller dials the DID and
-//! presses RFC 4733 keys; staff user 1001 is a registered sipp UAS and the call center is
+//! presses RFC 4733 keys; city hall is the queue `mynumber`, whose staff (1001–1012) all
+//! register one sipp UAS as their device, and the call center is
 //! another sipp UAS at `--callcenter-uri`. For each row of the branch table
 //! (`examples/zama-mynumber/README.md`) the test checks where the call ended (the call
 //! record's outcome, and the INVITE in the receiving UA's message log), which node it ended
@@ -16,6 +17,22 @@ use madoguchi_tests::sipp::{Device, Sipp, SippRun};
 use madoguchi_tests::{free_port, Server, ServerOptions};
 
 const DID: &str = "0462000000";
+
+/// The city hall section's staff in these tests: members of the queue `mynumber`.
+const STAFF: [(&str, &str); 12] = [
+    ("1001", "zama1001"),
+    ("1002", "zama1002"),
+    ("1003", "zama1003"),
+    ("1004", "zama1004"),
+    ("1005", "zama1005"),
+    ("1006", "zama1006"),
+    ("1007", "zama1007"),
+    ("1008", "zama1008"),
+    ("1009", "zama1009"),
+    ("1010", "zama1010"),
+    ("1011", "zama1011"),
+    ("1012", "zama1012"),
+];
 
 const WED_10: &str = "2027-01-06T10:00:00+09:00";
 const WED_0845: &str = "2027-01-06T08:45:00+09:00";
@@ -36,7 +53,7 @@ enum End {
     Hangup(&'static str),
 }
 
-/// A demo deployment on one clock: server, staff device 1001, call-center UA.
+/// A demo deployment on one clock: server, the staff device, call-center UA.
 struct Zama {
     server: Server,
     api: Api,
@@ -74,9 +91,25 @@ impl Zama {
         let (plugins, scenario) = zama_bundle();
         let cc_port = free_port();
         let callcenter_log = dir.path().join("callcenter.log");
+        // City hall is the queue `mynumber`: enough staff that every caller of a test finds
+        // one free (each takes one call at a time), no wrap-up, and a short maximum wait so
+        // the failure routes are reached quickly.
+        let members: Vec<String> = STAFF.iter().map(|(u, _)| format!("{u:?}")).collect();
+        let config = dir.path().join("madoguchi.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[[queue]]\nname = \"mynumber\"\nmembers = [{}]\nfallback = \"scenario\"\nwrap_up_ms = 0\nmax_wait_ms = 12000\nring_timeout_ms = 8000\n",
+                members.join(", ")
+            ),
+        )
+        .unwrap();
         let server = Server::start(ServerOptions {
             data: Some(data),
+            users: STAFF.to_vec(),
             extra_args: vec![
+                "--config".into(),
+                config.display().to_string(),
                 "--digest-algorithms".into(),
                 "MD5,SHA-256".into(),
                 "--plugins".into(),
@@ -98,14 +131,19 @@ impl Zama {
                 .unwrap()
         });
         let device_log = dir.path().join("device.log");
+        // One UAS answers for every staff member: each registers it as their device.
         let device = device.map(|sc| {
-            Device::start(
-                server.sip,
-                "1001",
-                "zama1001",
-                uas(sc, server.sip, None, &device_log),
-            )
-            .unwrap()
+            let uas = uas(sc, server.sip, None, &device_log);
+            let port = uas.port();
+            let device = Device::start(server.sip, STAFF[0].0, STAFF[0].1, uas).unwrap();
+            for (user, pass) in &STAFF[1..] {
+                Sipp::new("register.xml", server.sip)
+                    .user(user, pass)
+                    .set("contact_port", &port.to_string())
+                    .run()
+                    .unwrap();
+            }
+            device
         });
         let api = Api::new(server.http, &token);
         Zama {
@@ -183,7 +221,12 @@ fn run_rows(zama: &Zama, rows: &[(&str, &str, End)]) {
     let mut failures = Vec::new();
     for (name, keys, end, number, run) in runs {
         if let Err(e) = run.wait() {
-            failures.push(format!("{name} ({keys}): caller failed: {e:#}"));
+            let errors =
+                std::fs::read_to_string(zama.dir.path().join(format!("{name}-errors.log")))
+                    .unwrap_or_default();
+            failures.push(format!(
+                "{name} ({keys}): caller failed: {e:#}\nsipp errors:\n{errors}"
+            ));
             continue;
         }
         if let Err(e) = check_row(zama, name, *end, &number) {
@@ -227,7 +270,7 @@ fn check_row(zama: &Zama, name: &str, end: End, number: &str) -> Result<(), Stri
     match end {
         End::CityHall | End::CallCenter => {
             let (want, log) = match end {
-                End::CityHall => ("transferred:user:1001", &zama.device_log),
+                End::CityHall => ("transferred:queue:mynumber", &zama.device_log),
                 _ => ("transferred:external:callcenter", &zama.callcenter_log),
             };
             if outcome != want {
@@ -428,9 +471,10 @@ fn weekend_holiday_year_end_and_the_first_morning_after() {
 
 #[test]
 fn busy_and_unreachable_destinations_take_their_failure_routes() {
-    // Staff 1001 busy (486) and the call center busy: each transfer's failure route.
+    // Every staff device busy (486) and the call center busy: the queue keeps the caller
+    // until its maximum wait, then the failure routes.
     let busy = Zama::start(WED_10, Some("device_busy.xml"), Some("device_busy.xml"));
-    // Nobody registered as 1001 and no call center listening: no answer / failure.
+    // No staff device registered: the queue cannot ring anyone; the same routes.
     let absent = Zama::start(WED_10, None, None);
     std::thread::scope(|s| {
         s.spawn(|| {

@@ -27,6 +27,9 @@ pub struct Config {
     pub media: MediaSection,
     #[serde(default)]
     pub services: ServicesSection,
+    /// `[[queue]]`: call queues (ACD) the IVR can transfer to (`{"queue": "name"}`).
+    #[serde(default, rename = "queue")]
+    pub queues: Vec<madoguchi_acd::QueueConfig>,
 }
 
 /// `[services]`: numbers the host answers itself.
@@ -36,12 +39,28 @@ pub struct ServicesSection {
     /// Line test: tone, a beep per key, keys logged in order (empty string = off).
     #[serde(default = "default_line_test")]
     pub line_test: String,
+    /// Queue members log in or out of all their queues by dialling this (empty = off).
+    #[serde(default = "default_queue_login")]
+    pub queue_login: String,
+    /// Queue members pause or resume by dialling this (empty = off).
+    #[serde(default = "default_queue_pause")]
+    pub queue_pause: String,
+}
+
+fn default_queue_login() -> String {
+    "*45".into()
+}
+
+fn default_queue_pause() -> String {
+    "*46".into()
 }
 
 impl Default for ServicesSection {
     fn default() -> Self {
         ServicesSection {
             line_test: default_line_test(),
+            queue_login: default_queue_login(),
+            queue_pause: default_queue_pause(),
         }
     }
 }

@@ -17,7 +17,7 @@ use crate::config::{listener_from_flag, Config, TransportKind};
 use crate::core::engine::{Engine, IvrSetup, ListenerInfo};
 use crate::core::media::MediaCalls;
 use crate::core::registry::Registry;
-use crate::ivr::setup::IvrParts;
+use crate::ivr::setup::{build_queues, IvrParts, QUEUE_FALLBACK_TO_SCENARIO};
 use crate::transport::{self, EdgeStats, Sender};
 use madoguchi_rtp::{MediaConfig, MediaRuntime};
 
@@ -229,7 +229,13 @@ async fn serve(
         .filter_map(|a| madoguchi_sip::auth::Algorithm::from_token(a))
         .collect();
     let media_store = store.clone();
-    let api_state = ivr.api_state(store.clone());
+    let queue_cfgs = if cfg.queues.is_empty() && demo {
+        vec![demo_queue()]
+    } else {
+        cfg.queues.clone()
+    };
+    let queues = build_queues(&queue_cfgs, &store)?;
+    let api_state = ivr.api_state(store.clone(), queues.clone());
     let registry = Registry::load(store, &cfg.server.realm, algorithms, reg_cfg)?;
     let media = if cfg.media.anchor {
         let dir = cfg.server.data_dir.join("recordings");
@@ -256,6 +262,10 @@ async fn serve(
         Some(IvrSetup {
             ivr: ivr.ivr.clone(),
             callcenter,
+            acd: queues.acd.clone(),
+            queue_kick: queues.kick.clone(),
+            queue_login: cfg.services.queue_login.clone(),
+            queue_pause: cfg.services.queue_pause.clone(),
         }),
     );
     let http = TcpListener::bind(cfg.server.http)
@@ -287,6 +297,15 @@ async fn serve(
     }
     engine.run(core_rx).await;
     Ok(())
+}
+
+/// The demo's city hall section: staff 1001 and 1002, longest idle first; after two
+/// minutes the caller goes back to the scenario (its call-center route).
+fn demo_queue() -> madoguchi_acd::QueueConfig {
+    let mut q =
+        madoguchi_acd::QueueConfig::new("mynumber", &["1001", "1002"], QUEUE_FALLBACK_TO_SCENARIO);
+    q.max_wait_ms = 120_000;
+    q
 }
 
 /// The demo's admin API token, in `DATA/admin-token` (owner-only), created once.

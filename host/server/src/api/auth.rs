@@ -30,7 +30,11 @@ pub fn required(method: &Method, route: &str) -> Role {
     if method == Method::GET || method == Method::HEAD {
         return Role::Viewer;
     }
-    let operator_routes = ["/prompts/{id}", "/scenarios/validate"];
+    let operator_routes = [
+        "/prompts/{id}",
+        "/scenarios/validate",
+        "/queues/members/{user}",
+    ];
     if method == Method::POST && operator_routes.iter().any(|r| route.ends_with(r)) {
         return Role::Operator;
     }

@@ -16,6 +16,7 @@ pub mod env;
 mod error;
 mod plugins;
 mod prompts;
+mod queues;
 mod scenarios;
 mod test_clock;
 #[cfg(test)]
@@ -46,6 +47,19 @@ pub trait ApiHooks: Send + Sync {
     fn set_clock(&self, rfc3339: &str) -> Result<(), String>;
     /// The calls in progress, as the server describes them (returned as-is).
     fn live_calls(&self) -> serde_json::Value;
+    /// Every call queue: live snapshot and period statistics.
+    fn queues(&self) -> serde_json::Value {
+        serde_json::json!({ "queues": [] })
+    }
+    /// A member logs in, out, pauses or unpauses (`action`); `Err` names why not.
+    fn queue_member(
+        &self,
+        _member: &str,
+        _action: &str,
+        _reason: Option<&str>,
+    ) -> Result<serde_json::Value, String> {
+        Err("this server has no call queues".into())
+    }
 }
 
 /// Everything the handlers reach. Cheap to clone (handles and `Arc`s).
@@ -77,6 +91,8 @@ pub struct ApiState {
 /// | GET | `/prompts`, `/prompts/{id}`, `/prompts/{id}/audio` | viewer |
 /// | GET | `/calls?limit=N&before=KEY`, `/calls/live`, `/calls/{call_id}` | viewer |
 /// | PUT | `/test/clock` | admin |
+/// | GET | `/queues` | viewer |
+/// | POST | `/queues/members/{user}` (`{"action": "login"\|"logout"\|"pause"\|"unpause", "reason"}`) | operator |
 pub fn router(state: ApiState) -> Router {
     let api = Router::new()
         .route("/scenarios/validate", post(scenarios::validate))
@@ -102,6 +118,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/calls/live", get(calls::live))
         .route("/calls/{call_id}", get(calls::one))
         .route("/test/clock", put(test_clock::set))
+        .route("/queues", get(queues::list))
+        .route("/queues/members/{user}", post(queues::member))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

@@ -359,6 +359,31 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
         self.finish(id, "transfer abandoned");
     }
 
+    /// Hangs up the device side of a transfer that answered when it was no longer wanted
+    /// (a queue offer another member took): BYE to B; the caller's dialog is untouched.
+    pub fn drop_answered_transfer(&mut self, id: u64) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if !matches!(call.origin, Origin::Transfer) || call.state != CallState::Answered {
+            return;
+        }
+        call.state = CallState::Ended;
+        if let Some((_, b)) = call.b.as_mut() {
+            let bye = b.request(Method::Bye, None);
+            let peer = b.peer.clone();
+            self.out.push_back(Action::Request {
+                token: ReqToken {
+                    call: id,
+                    kind: ReqKind::Bye(Side::B),
+                },
+                request: bye,
+                peer,
+            });
+        }
+        self.finish(id, "answer no longer wanted");
+    }
+
     /// Whether call `id` is connected (answered and not yet ended).
     pub fn is_connected(&self, id: u64) -> bool {
         self.calls
@@ -963,6 +988,21 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
             .filter(|(_, s)| side.is_none_or(|want| want == *s))
             .collect();
         if candidates.len() <= 1 {
+            return candidates.first().copied();
+        }
+        // Several transfers of one caller (a queue ringing members one after another):
+        // the live one wins over those still settling.
+        let live: Vec<(u64, Side)> = candidates
+            .iter()
+            .copied()
+            .filter(|(id, _)| {
+                self.calls
+                    .get(id)
+                    .is_some_and(|c| c.state != CallState::Ended)
+            })
+            .collect();
+        let candidates = if live.is_empty() { candidates } else { live };
+        if candidates.len() == 1 {
             return candidates.first().copied();
         }
         let ours = |&(id, s): &(u64, Side)| -> bool {

@@ -5,7 +5,9 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use madoguchi_acd::Acd;
 use std::time::{Duration, Instant};
 
 use madoguchi_media::prompt::Prompt as Audio;
@@ -28,6 +30,7 @@ use super::line_test;
 use super::media::{
     begin_recording, finish_recording, leg_stats, CallFacts, CallMedia, MediaCalls,
 };
+use super::queues::{QueueAction, Queues};
 use super::registry::{GuardedReply, Registry};
 use crate::ivr::loaded::LoadedScenario;
 use crate::ivr::{self, Ivr};
@@ -78,6 +81,19 @@ pub struct Engine {
     answered_transfers: HashMap<u64, bytes::Bytes>,
     /// The host's apology, played when a scenario cannot go on.
     apology: Audio,
+    /// Call queues (ACD) and their offers.
+    queues: Queues,
+    /// Woken by the admin API when it changed the queues (log-in, pause).
+    queue_kick: Arc<tokio::sync::Notify>,
+    /// Feature codes (`*45` log in/out, `*46` pause/resume).
+    queue_login: Option<String>,
+    queue_pause: Option<String>,
+    /// The device-side SDP offer of each caller waiting in a queue.
+    queue_sdp: HashMap<String, String>,
+    /// Users a call makes busy once answered (queue members on direct calls), by B2BUA id.
+    busy_on_answer: HashMap<u64, Vec<String>>,
+    /// Users busy until the call ends.
+    busy_until_end: HashMap<u64, Vec<String>>,
 }
 
 /// A call the host answered itself.
@@ -90,6 +106,8 @@ struct HostCall {
 enum HostService {
     LineTest,
     Ivr(Arc<LoadedScenario>),
+    /// A feature code: play this confirmation, then hang up.
+    Confirm(Vec<Audio>),
 }
 
 /// Awaited work queued by the synchronous handlers.
@@ -118,6 +136,11 @@ enum Job {
 pub struct IvrSetup {
     pub ivr: Arc<Ivr>,
     pub callcenter: Option<Uri>,
+    pub acd: Arc<Mutex<Acd>>,
+    pub queue_kick: Arc<tokio::sync::Notify>,
+    /// Feature codes: log in/out of the queues, pause/resume (empty = off).
+    pub queue_login: String,
+    pub queue_pause: String,
 }
 
 impl Engine {
@@ -165,6 +188,22 @@ impl Engine {
             host_tx,
             host_rx: Some(host_rx),
             callcenter: ivr.as_ref().and_then(|i| i.callcenter.clone()),
+            queues: Queues::new(ivr.as_ref().map(|i| i.acd.clone()).unwrap_or_default()),
+            queue_kick: ivr
+                .as_ref()
+                .map(|i| i.queue_kick.clone())
+                .unwrap_or_default(),
+            queue_login: ivr
+                .as_ref()
+                .map(|i| i.queue_login.clone())
+                .filter(|c| !c.is_empty()),
+            queue_pause: ivr
+                .as_ref()
+                .map(|i| i.queue_pause.clone())
+                .filter(|c| !c.is_empty()),
+            queue_sdp: HashMap::new(),
+            busy_on_answer: HashMap::new(),
+            busy_until_end: HashMap::new(),
             ivr: ivr.map(|i| i.ivr),
             transfers: HashMap::new(),
             transfer_of: HashMap::new(),
@@ -177,11 +216,13 @@ impl Engine {
     pub async fn run(mut self, mut rx: mpsc::Receiver<Inbound>) {
         let mut housekeeping = tokio::time::interval(Duration::from_secs(5));
         let mut host_reqs = self.host_rx.take();
+        let kick = self.queue_kick.clone();
         loop {
             let deadline = [
                 self.tx.poll_timeout(),
                 self.b2bua.poll_timeout(),
                 self.delayed.peek().map(|Reverse((at, _, _))| *at),
+                self.queues.poll_timeout(),
             ]
             .into_iter()
             .flatten()
@@ -206,7 +247,9 @@ impl Engine {
                     self.tx.handle_timeout(now);
                     self.b2bua.handle_timeout(now);
                     self.release_delayed(now);
+                    self.queues.handle_timeout(now);
                 }
+                _ = kick.notified() => {}
                 _ = housekeeping.tick() => self.registry.housekeeping(),
                 Some(req) = recv_opt(&mut host_reqs) => self.on_host_request(req, Instant::now()),
             }
@@ -359,6 +402,15 @@ impl Engine {
                     recording,
                 ));
             }
+            HostService::Confirm(prompts) => {
+                tokio::spawn(confirm(
+                    call_id,
+                    leg,
+                    prompts,
+                    control_rx,
+                    self.host_tx.clone(),
+                ));
+            }
             HostService::Ivr(scenario) => {
                 let facts = CallFacts {
                     call_id: call_id.clone(),
@@ -483,8 +535,15 @@ impl Engine {
                 (uri, vec![target])
             }
             TransferTarget::Queue(q) => {
-                warn!(call_id, queue = q, "call queues are not available yet");
-                return fail(503);
+                match self.queues.arrive(q, call_id, now) {
+                    Ok(position) => {
+                        self.queue_sdp.insert(call_id.to_string(), offer);
+                        let _ = control.try_send(HostMsg::Queued { position });
+                        self.pump(now);
+                    }
+                    Err(status) => fail(status),
+                }
+                return;
             }
         };
         if targets.is_empty() {
@@ -503,6 +562,9 @@ impl Engine {
         );
         self.transfers.insert(id, call_id.to_string());
         self.transfer_of.insert(call_id.to_string(), id);
+        if let TransferTarget::User(user) = &target {
+            self.busy_on_answer.insert(id, vec![user.clone()]);
+        }
         self.pump(now);
     }
 
@@ -596,6 +658,9 @@ impl Engine {
             self.transfers.remove(&id);
             self.b2bua.abandon(id);
         }
+        if self.queue_sdp.remove(call_id).is_some() {
+            self.queues.caller_gone(call_id, Instant::now());
+        }
     }
 
     /// Opens the host's two legs, answers the caller's offer with the caller leg and offers
@@ -649,11 +714,13 @@ impl Engine {
             .and_then(|f| f.uri.user)
             .unwrap_or_default();
         let callee = req.uri.user_unescaped().unwrap_or_default();
+        let users = self.call_users(&req);
         match self
             .b2bua
             .on_invite(tx, req, source, local_addr, targets, Some(media), now)
         {
             Some(id) => {
+                self.busy_on_answer.insert(id, users);
                 if let Some(m) = self.media.as_mut() {
                     m.calls.insert(
                         id,
@@ -717,6 +784,10 @@ impl Engine {
             while let Some(action) = self.b2bua.poll_action() {
                 progressed = true;
                 self.on_action(action, now);
+            }
+            for action in self.queues.drain() {
+                progressed = true;
+                self.on_queue_action(action, now);
             }
             if !progressed {
                 break;
@@ -852,6 +923,12 @@ impl Engine {
             return;
         }
         let dialled = req.uri.user_unescaped();
+        if dialled.is_some() && (dialled == self.queue_login || dialled == self.queue_pause) {
+            let login = dialled == self.queue_login;
+            let confirmation = self.feature_code(&req, login, now);
+            self.host_service(tx, req, source, HostService::Confirm(confirmation), now);
+            return;
+        }
         if self.line_test.is_some() && dialled == self.line_test {
             self.host_service(tx, req, source, HostService::LineTest, now);
             return;
@@ -903,8 +980,61 @@ impl Engine {
             });
         } else {
             // No offer to answer (late offer) or no media runtime: bodies pass end to end.
-            self.b2bua
+            let users = self.call_users(&req);
+            let id = self
+                .b2bua
                 .on_invite(tx, req, source, local_addr, targets, None, now);
+            if let Some(id) = id {
+                self.busy_on_answer.insert(id, users);
+            }
+        }
+    }
+
+    /// A member's feature code: log in/out of every queue (`login`) or pause/resume. The
+    /// caller is an authenticated local user (checked before). Returns the confirmation:
+    /// rising beeps = now available, falling = logged out or paused, a low tone = refused.
+    fn feature_code(&mut self, req: &Request, login: bool, now: Instant) -> Vec<Audio> {
+        use madoguchi_acd::MemberState;
+        let beeps = |freqs: &[f64]| -> Vec<Audio> {
+            freqs
+                .iter()
+                .flat_map(|f| [line_test::tone(*f, 200), Audio::from_pcm(vec![0; 800])])
+                .collect()
+        };
+        let user = req
+            .from_hdr()
+            .ok()
+            .and_then(|f| f.uri.user_unescaped())
+            .filter(|u| self.registry.user_exists(u));
+        let Some(user) = user else {
+            return vec![line_test::tone(300.0, 1000)];
+        };
+        let mut acd = self.queues.acd();
+        let result: Result<bool, String> = match (login, acd.member_state(&user)) {
+            (_, None) => Err("not a member of any queue".to_string()),
+            (true, Some(MemberState::LoggedOut)) => acd
+                .member_login(&user, now)
+                .map(|_| true)
+                .map_err(|e| e.to_string()),
+            (true, Some(_)) => acd
+                .member_logout(&user, now)
+                .map(|_| false)
+                .map_err(|e| e.to_string()),
+            (false, Some(MemberState::Paused { .. })) => acd
+                .member_unpause(&user, now)
+                .map(|_| true)
+                .map_err(|e| e.to_string()),
+            (false, Some(_)) => acd
+                .member_pause(&user, "feature code", now)
+                .map(|_| false)
+                .map_err(|e| e.to_string()),
+        };
+        drop(acd);
+        info!(user, login, ?result, "queue feature code");
+        match result {
+            Ok(true) => beeps(&[660.0, 880.0]),
+            Ok(false) => beeps(&[880.0, 660.0]),
+            Err(_) => vec![line_test::tone(300.0, 1000)],
         }
     }
 
@@ -958,7 +1088,24 @@ impl Engine {
                 }
             }
             Action::Raw { peer, bytes } => self.sender.send(&peer, bytes),
+            Action::Answered { call, device_sdp } if self.queues.is_offer(call) => {
+                self.mark_busy(call);
+                match self.queues.answered(call, now) {
+                    Some(caller) => {
+                        self.queue_sdp.remove(&caller);
+                        self.answered_transfers.insert(call, device_sdp);
+                        if let Some(hc) = self.host_calls.remove(&caller) {
+                            let _ = hc.control.try_send(HostMsg::TransferAnswered { call });
+                        }
+                    }
+                    None => self.b2bua.drop_answered_transfer(call),
+                }
+            }
+            Action::TransferFailed { call, status } if self.queues.is_offer(call) => {
+                self.queues.failed(call, status, now);
+            }
             Action::Answered { call, device_sdp } if self.transfers.contains_key(&call) => {
+                self.mark_busy(call);
                 // A transfer out of the IVR connected: the B2BUA owns the caller's dialog
                 // from now on; the task hands its legs over (HostReq::Adopt).
                 let call_id = self.transfers.remove(&call).unwrap_or_default();
@@ -977,6 +1124,7 @@ impl Engine {
                 }
             }
             Action::Answered { call, device_sdp } => {
+                self.mark_busy(call);
                 if let Some(m) = self.media.as_mut() {
                     m.answered(call, &device_sdp);
                     self.jobs.push_back(Job::StartRecording { call });
@@ -997,8 +1145,88 @@ impl Engine {
             Action::Ended { call, reason } => {
                 info!(call, reason, "call ended");
                 self.answered_transfers.remove(&call);
+                self.queues.ended(call, now);
+                self.busy_on_answer.remove(&call);
+                for user in self.busy_until_end.remove(&call).unwrap_or_default() {
+                    self.queues.acd().member_free(&user, now);
+                }
                 if let Some(m) = self.media.as_mut() {
                     m.ended(call);
+                }
+            }
+        }
+    }
+
+    /// The local users a call between users involves: the callee and a local caller.
+    fn call_users(&self, req: &Request) -> Vec<String> {
+        let mut users: Vec<String> = req.uri.user_unescaped().into_iter().collect();
+        if let Some(caller) = req
+            .from_hdr()
+            .ok()
+            .and_then(|f| f.uri.user_unescaped())
+            .filter(|c| self.registry.user_exists(c))
+        {
+            users.push(caller);
+        }
+        users
+    }
+
+    /// Users of an answered call are busy for the queues until it ends.
+    fn mark_busy(&mut self, call: u64) {
+        if let Some(users) = self.busy_on_answer.remove(&call) {
+            let now = Instant::now();
+            for u in &users {
+                self.queues.acd().member_busy(u, now);
+            }
+            self.busy_until_end.insert(call, users);
+        }
+    }
+
+    /// Carries out what the queues decided.
+    fn on_queue_action(&mut self, action: QueueAction, now: Instant) {
+        match action {
+            QueueAction::Ring {
+                offer,
+                member,
+                caller,
+            } => {
+                let (Some(hc), Some(sdp)) =
+                    (self.host_calls.get(&caller), self.queue_sdp.get(&caller))
+                else {
+                    self.queues.cannot_ring(offer, &member, now);
+                    return;
+                };
+                let a = hc.dialog.clone();
+                let sdp = sdp.clone();
+                let targets = self.targets_of(&member);
+                if targets.is_empty() {
+                    info!(member, "queue member has no registered device");
+                    self.queues.cannot_ring(offer, &member, now);
+                    return;
+                }
+                let to = Uri::sip(
+                    Some(&member),
+                    a.local_addr.ip().into(),
+                    Some(a.local_addr.port()),
+                );
+                let from = a.remote.clone();
+                // The ACD times the ring (ring_timeout_ms) and cancels; this is a backstop.
+                let id = self.b2bua.on_transfer(
+                    a,
+                    &from,
+                    &NameAddr::new(to),
+                    targets,
+                    sdp.into(),
+                    Duration::from_secs(600),
+                    now,
+                );
+                // The queue counts its own calls: no busy/free report for this one.
+                self.queues.rang(id, offer, &member, &caller);
+            }
+            QueueAction::StopRinging { call } => self.b2bua.abandon(call),
+            QueueAction::Tell { caller, msg } => {
+                if let Some(hc) = self.host_calls.get(&caller) {
+                    let _ = hc.control.try_send(msg);
                 }
             }
         }
@@ -1059,4 +1287,33 @@ async fn recv_opt<T>(rx: &mut Option<mpsc::Receiver<T>>) -> Option<T> {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
     }
+}
+
+/// A feature code's confirmation: play it, then hang up.
+async fn confirm(
+    call_id: String,
+    mut leg: madoguchi_rtp::Leg,
+    prompts: Vec<Audio>,
+    mut control: mpsc::Receiver<HostMsg>,
+    host: mpsc::Sender<HostReq>,
+) {
+    let id = leg.play(prompts, false);
+    let hang_up = loop {
+        tokio::select! {
+            ev = leg.events().recv() => match ev {
+                Some(madoguchi_rtp::LegEvent::PlayFinished(p)) if p == id => break true,
+                Some(_) => {}
+                None => break false,
+            },
+            msg = control.recv() => match msg {
+                Some(HostMsg::Stop) | None => break false,
+                Some(_) => {}
+            },
+            _ = tokio::time::sleep(Duration::from_secs(10)) => break true,
+        }
+    };
+    if hang_up {
+        let _ = host.send(HostReq::Hangup { call_id }).await;
+    }
+    leg.close().await;
 }

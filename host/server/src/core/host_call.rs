@@ -21,6 +21,18 @@ pub enum HostMsg {
     TransferAnswered { call: u64 },
     /// The transfer did not connect (SIP status of the best failure).
     TransferFailed { status: u16 },
+    /// The transfer went to a call queue: the caller waits (hold music) at `position`.
+    Queued { position: usize },
+    /// The periodic waiting announcement: position (1 = next) and expected wait.
+    QueueAnnounce {
+        position: Option<usize>,
+        expected_wait_ms: Option<u64>,
+    },
+    /// A queue event for the call's event log.
+    QueueEvent {
+        kind: String,
+        detail: serde_json::Value,
+    },
 }
 
 /// From a host-answered call's task to the SIP core.

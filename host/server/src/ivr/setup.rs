@@ -4,7 +4,9 @@
 //! API calls into.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use madoguchi_acd::{Acd, QueueConfig};
 
 use anyhow::{anyhow, bail, Context, Result};
 use madoguchi_plugin_host::clock::{Clock, FixedClock, SystemClock};
@@ -158,8 +160,8 @@ impl IvrParts {
         Ok(())
     }
 
-    /// The admin API's state over these parts.
-    pub fn api_state(&self, store: Store) -> ApiState {
+    /// The admin API's state over these parts and the queues.
+    pub fn api_state(&self, store: Store, queues: QueueHandle) -> ApiState {
         ApiState {
             store,
             plugins: self.registry.clone(),
@@ -168,6 +170,7 @@ impl IvrParts {
             hooks: Arc::new(Hooks {
                 ivr: self.ivr.clone(),
                 test_clock: self.test_clock.clone(),
+                queues,
             }),
         }
     }
@@ -179,10 +182,47 @@ fn open_dir(path: &Path) -> Result<cap_std::fs::Dir> {
         .with_context(|| format!("cannot open {}", path.display()))
 }
 
+/// The queues as the admin API reaches them: the machine, and the SIP core to wake after
+/// a change.
+#[derive(Clone, Default)]
+pub struct QueueHandle {
+    pub acd: Arc<Mutex<Acd>>,
+    pub kick: Arc<tokio::sync::Notify>,
+}
+
+/// Builds the queues from the configuration: each checked (members are users, the fallback
+/// resolves) and every member logged in (log-in state is not kept across restarts).
+pub fn build_queues(queues: &[QueueConfig], store: &Store) -> Result<QueueHandle> {
+    let mut acd = Acd::new();
+    let now = std::time::Instant::now();
+    for q in queues {
+        let user_exists = |u: &str| store.get_user(u).ok().flatten().is_some();
+        let route_exists = |r: &str| r == QUEUE_FALLBACK_TO_SCENARIO;
+        if let Err(problems) = q.validate(&user_exists, &route_exists) {
+            bail!("queue {}: {}", q.name, problems.join("; "));
+        }
+        acd.configure(q.clone(), now)
+            .map_err(|e| anyhow!("queue {}: {e}", q.name))?;
+        for m in &q.members {
+            let _ = acd.member_login(m, now);
+        }
+        info!(queue = %q.name, members = ?q.members, strategy = ?q.strategy, "call queue ready");
+    }
+    Ok(QueueHandle {
+        acd: Arc::new(Mutex::new(acd)),
+        kick: Arc::new(tokio::sync::Notify::new()),
+    })
+}
+
+/// The one fallback route there is today: back to the scenario, whose transfer node takes
+/// its `no_answer` route (e.g. the call center).
+pub const QUEUE_FALLBACK_TO_SCENARIO: &str = "scenario";
+
 /// What the admin API reaches in the running server.
 struct Hooks {
     ivr: Arc<Ivr>,
     test_clock: Option<Arc<FixedClock>>,
+    queues: QueueHandle,
 }
 
 impl ApiHooks for Hooks {
@@ -200,6 +240,56 @@ impl ApiHooks for Hooks {
         clock.set(parse_instant(rfc3339)?);
         info!(at = rfc3339, "test clock set");
         Ok(())
+    }
+
+    fn queues(&self) -> serde_json::Value {
+        let acd = self.queues.acd.lock().unwrap_or_else(|p| p.into_inner());
+        let now = std::time::Instant::now();
+        let queues: Vec<serde_json::Value> = acd
+            .queue_names()
+            .map(|name| {
+                let stats = acd.period_stats(name);
+                serde_json::json!({
+                    "name": name,
+                    "live": acd.snapshot(name, now),
+                    "period": stats,
+                    "service_level": stats.and_then(|s| s.service_level()),
+                    "average_wait_ms": stats.and_then(|s| s.average_wait_ms()),
+                    "average_talk_ms": stats.and_then(|s| s.average_talk_ms()),
+                    "average_abandon_wait_ms": stats.and_then(|s| s.average_abandon_wait_ms()),
+                })
+            })
+            .collect();
+        serde_json::json!({ "queues": queues })
+    }
+
+    fn queue_member(
+        &self,
+        member: &str,
+        action: &str,
+        reason: Option<&str>,
+    ) -> Result<serde_json::Value, String> {
+        let now = std::time::Instant::now();
+        let state = {
+            let mut acd = self.queues.acd.lock().unwrap_or_else(|p| p.into_inner());
+            match action {
+                "login" => acd.member_login(member, now),
+                "logout" => acd.member_logout(member, now),
+                "pause" => acd.member_pause(member, reason.unwrap_or("API"), now),
+                "unpause" => acd.member_unpause(member, now),
+                other => {
+                    return Err(format!(
+                        "unknown action {other:?}: login, logout, pause or unpause"
+                    ))
+                }
+            }
+            .map_err(|e| e.to_string())?;
+            acd.member_state(member)
+        };
+        // The core drains what the change set off (offers to a member now available).
+        self.queues.kick.notify_one();
+        info!(member, action, "queue member changed through the API");
+        Ok(serde_json::json!({ "member": member, "state": state }))
     }
 
     fn live_calls(&self) -> serde_json::Value {

@@ -19,6 +19,7 @@ use tracing::{info, warn, Instrument};
 use super::loaded::LoadedScenario;
 use super::log::{CallRecord, EventLog, CALLS_TABLE};
 use super::machine::{prompt_name, target_name, Command, IvrMachine, NodeRunner, Outcome};
+use super::queue_audio;
 use crate::core::host_call::{failure_of, AdoptedMedia, HostMsg, HostReq};
 use crate::core::line_test::tone;
 use crate::core::media::{begin_recording, finish_recording, leg_stats, CallFacts};
@@ -66,6 +67,8 @@ struct Io {
     /// Playing the notice before the IVR starts / the apology before hanging up.
     notice: Option<PlayId>,
     apology: Option<PlayId>,
+    /// A queue's waiting announcement (hold music resumes after it).
+    announcement: Option<PlayId>,
     device: Option<Leg>,
     transfer_target: Option<String>,
     /// The transfer was answered: B2BUA call id and the device-side leg to hand over.
@@ -108,6 +111,7 @@ async fn run_inner(mut call: IvrCall) {
         plays: HashMap::new(),
         notice: None,
         apology: None,
+        announcement: None,
         device: None,
         transfer_target: None,
         adopt: None,
@@ -172,6 +176,11 @@ async fn run_inner(mut call: IvrCall) {
                         start_ivr(&mut machine, &scenario, &mut runner, &mut io, &mut call, record_now).await;
                     } else if io.apology == Some(id) {
                         hang_up(&call, &mut io).await;
+                    } else if io.announcement == Some(id) {
+                        io.announcement = None;
+                        if io.device.is_some() {
+                            call.leg.music_on_hold(queue_audio::hold_music());
+                        }
                     } else if let Some(token) = io.plays.remove(&id) {
                         machine.on_play_done(&*scenario, &mut runner, token, Instant::now());
                     }
@@ -202,6 +211,25 @@ async fn run_inner(mut call: IvrCall) {
                         io.adopt = Some((id, device));
                         io.done = true;
                     }
+                }
+                Some(HostMsg::Queued { position }) => {
+                    info!(position, "waiting in the queue");
+                    call.leg.music_on_hold(queue_audio::hold_music());
+                }
+                Some(HostMsg::QueueAnnounce { position, expected_wait_ms }) => {
+                    let (audio, ids) = queue_audio::announcement(position, expected_wait_ms);
+                    machine.log_mut().push(
+                        Instant::now(),
+                        "play",
+                        None,
+                        json!({ "prompts": ids, "queue": true }),
+                    );
+                    call.leg.stop_playback();
+                    io.announcement = Some(call.leg.play(audio, false));
+                }
+                Some(HostMsg::QueueEvent { kind, detail }) => {
+                    let node = machine.node().to_string();
+                    machine.log_mut().push(Instant::now(), &kind, Some(&node), detail);
                 }
                 Some(HostMsg::TransferFailed { status }) => {
                     if let Some(device) = io.device.take() {
