@@ -1,0 +1,253 @@
+//! The call queue over real SIP (issue #6): two staff users, one of them on two devices;
+//! callers arrive while both are on calls and wait with hold music and announcements; when
+//! a staff call ends the longest-waiting caller goes to that member; a caller who hangs up
+//! while waiting is counted abandoned; one who waits past the maximum goes to the fallback
+//! route; the member's two devices ring together and the one that does not answer is
+//! cancelled.
+
+use std::path::Path;
+use std::time::Duration;
+
+use madoguchi_tests::ivr::{call_id, create_token, prompts_heard, zama_bundle, Api, IvrCaller};
+use madoguchi_tests::sipp::{Device, Sipp, SippRun};
+use madoguchi_tests::{Server, ServerOptions};
+use serde_json::json;
+
+const DID: &str = "0462333333";
+
+/// A 0.4 s tone as an 8 kHz 16-bit WAV (the test scenario's prompts).
+fn tone_wav(freq: f64) -> Vec<u8> {
+    let samples: Vec<i16> = (0..3200)
+        .map(|i| (6000.0 * (i as f64 * 2.0 * std::f64::consts::PI * freq / 8000.0).sin()) as i16)
+        .collect();
+    let len = (samples.len() * 2) as u32;
+    let mut w = Vec::new();
+    w.extend_from_slice(b"RIFF");
+    w.extend_from_slice(&(36 + len).to_le_bytes());
+    w.extend_from_slice(b"WAVEfmt ");
+    for v in [16u32] {
+        w.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in [1u16, 1] {
+        w.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in [8000u32, 16000] {
+        w.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in [2u16, 16] {
+        w.extend_from_slice(&v.to_le_bytes());
+    }
+    w.extend_from_slice(b"data");
+    w.extend_from_slice(&len.to_le_bytes());
+    for s in samples {
+        w.extend_from_slice(&s.to_le_bytes());
+    }
+    w
+}
+
+/// The scenario: notice, then straight into the queue; when the queue gives up, "full".
+fn write_scenario(dir: &Path) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir.join("prompts")).unwrap();
+    std::fs::write(dir.join("prompts/notice.wav"), tone_wav(440.0)).unwrap();
+    std::fs::write(dir.join("prompts/full.wav"), tone_wav(660.0)).unwrap();
+    let doc = json!({
+        "schema": "madoguchi.scenario/v1",
+        "name": "queue-test",
+        "dids": [DID],
+        "start": "section",
+        "recording_policy": {"plugin": "record-all@0.1.0", "config": {"notice": "notice"}},
+        "prompts": {
+            "notice": {"text": "(録音のお知らせ)", "file": "prompts/notice.wav"},
+            "full": {"text": "(ただいま混み合っております)", "file": "prompts/full.wav"},
+        },
+        "nodes": {
+            "section": {"plugin": "transfer@0.1.0",
+                        "config": {"target": {"queue": "section"}, "busy": "full", "no_answer": "full", "failed": "full"},
+                        "exits": ["full"]},
+            "full": {"plugin": "announce@0.1.0", "config": {"prompts": "full"}},
+        },
+    });
+    let path = dir.join("scenario.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+    path
+}
+
+/// A staff device UAS logging its messages to `log`.
+fn device(server: &Server, scenario: &str, answer_ms: Option<&str>, log: &Path) -> Sipp {
+    let mut s = Sipp::new(scenario, server.sip)
+        .option("-m", "10")
+        .option("-timeout", "180s")
+        .arg("-trace_msg")
+        .arg("-message_file")
+        .arg(&log.display().to_string());
+    if let Some(ms) = answer_ms {
+        s = s.set("answer_ms", ms);
+    }
+    s
+}
+
+fn saw(log: &Path, method: &str, number: &str) -> bool {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    // sipp's message log: one block per message; find a request of `method` from `number`.
+    text.split("----------------------------------------------- ")
+        .any(|block| {
+            block
+                .lines()
+                .any(|l| l.starts_with(&format!("{method} sip:")))
+                && block.contains(&format!("sip:{number}@"))
+        })
+}
+
+#[test]
+fn callers_wait_in_order_and_go_to_the_first_free_member() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let token = create_token(&data).unwrap();
+    let config = dir.path().join("madoguchi.toml");
+    std::fs::write(
+        &config,
+        "[[queue]]\nname = \"section\"\nmembers = [\"1001\", \"1002\"]\nfallback = \"scenario\"\n\
+         wrap_up_ms = 0\nmax_wait_ms = 25000\nannounce_every_ms = 6000\nring_timeout_ms = 15000\n",
+    )
+    .unwrap();
+    let (plugins, _) = zama_bundle();
+    let scenario = write_scenario(dir.path());
+    let server = Server::start(ServerOptions {
+        data: Some(data),
+        extra_args: vec![
+            "--config".into(),
+            config.display().to_string(),
+            "--digest-algorithms".into(),
+            "MD5,SHA-256".into(),
+            "--plugins".into(),
+            plugins.display().to_string(),
+            "--scenario".into(),
+            scenario.display().to_string(),
+        ],
+        ..ServerOptions::default()
+    })
+    .unwrap();
+    let api = Api::new(server.http, &token);
+    // 1001 on one device; 1002 on two: one answers after a second, the other only rings.
+    let log_a = dir.path().join("1001.log");
+    let log_b1 = dir.path().join("1002-b1.log");
+    let log_b2 = dir.path().join("1002-b2.log");
+    let _a = Device::start(
+        server.sip,
+        "1001",
+        "zama1001",
+        device(&server, "device_answer.xml", Some("0"), &log_a),
+    )
+    .unwrap();
+    let _b1 = Device::start(
+        server.sip,
+        "1002",
+        "zama1002",
+        device(&server, "device_answer.xml", Some("1000"), &log_b1),
+    )
+    .unwrap();
+    let _b2 = Device::start(
+        server.sip,
+        "1002",
+        "zama1002",
+        device(&server, "device_ring.xml", None, &log_b2),
+    )
+    .unwrap();
+
+    // 1002 pauses (through the API) so that the first caller goes to 1001.
+    let (status, body) = api
+        .send(
+            "POST",
+            "/queues/members/1002",
+            &json!({"action": "pause", "reason": "準備中"}),
+        )
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let call = |name: &str, number: &str, hold_ms: u64| -> SippRun {
+        IvrCaller::new(name, number, &[], hold_ms)
+            .spawn(server.sip, DID, dir.path())
+            .unwrap()
+    };
+    let c1 = call("q1", "0900000001", 21_000);
+    std::thread::sleep(Duration::from_millis(2500));
+    let (status, _) = api
+        .send(
+            "POST",
+            "/queues/members/1002",
+            &json!({"action": "unpause"}),
+        )
+        .unwrap();
+    assert_eq!(status, 200);
+    let c2 = call("q2", "0900000002", 60_000);
+    std::thread::sleep(Duration::from_millis(2500));
+    // Both staff are on calls now: three callers wait, in this order.
+    let c3 = call("q3", "0900000003", 45_000);
+    std::thread::sleep(Duration::from_millis(1000));
+    let c4 = call("q4", "0900000004", 8_000);
+    std::thread::sleep(Duration::from_millis(1000));
+    let c5 = call("q5", "0900000005", 60_000);
+    std::thread::sleep(Duration::from_millis(3000));
+    let (_, live) = api.get("/queues").unwrap();
+    let waiting = live["queues"][0]["live"]["waiting"].as_u64().unwrap_or(0);
+    assert_eq!(
+        waiting, 3,
+        "three callers wait while both staff talk: {live}"
+    );
+    for run in [c1, c2, c3, c4, c5] {
+        run.wait().unwrap();
+    }
+
+    // Caller 1 talked to 1001; caller 2 rang both of 1002's devices, b1 answered and b2
+    // was cancelled.
+    assert!(saw(&log_a, "INVITE", "0900000001"));
+    assert!(saw(&log_b1, "INVITE", "0900000002"));
+    assert!(
+        saw(&log_b2, "INVITE", "0900000002"),
+        "both devices of 1002 rang"
+    );
+    assert!(
+        saw(&log_b2, "CANCEL", "0900000002"),
+        "the device that did not answer stopped"
+    );
+    // When caller 1 hung up, 1001 got the longest-waiting caller: 3 (not 5).
+    assert!(saw(&log_a, "INVITE", "0900000003"));
+    for (name, outcome) in [
+        ("q1", "transferred:queue:section"),
+        ("q2", "transferred:queue:section"),
+        ("q3", "transferred:queue:section"),
+        ("q4", "caller-hangup"),
+        ("q5", "hangup"),
+    ] {
+        let r = api.call(&call_id(name)).unwrap();
+        assert_eq!(r["outcome"], outcome, "{name}: {r}");
+    }
+    // Waiting callers heard the hold announcement (position included) from the queue.
+    let r3 = api.call(&call_id("q3")).unwrap();
+    let heard = prompts_heard(&r3);
+    assert!(heard.iter().any(|p| p == "queue-wait"), "{heard:?}");
+    assert!(
+        heard.iter().any(|p| p.starts_with("queue-position-")),
+        "{heard:?}"
+    );
+    let kinds: Vec<&str> = r3["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert!(
+        kinds.iter().any(|k| k.starts_with("queue-")),
+        "queue events in the log: {kinds:?}"
+    );
+    // Caller 5 waited past the maximum and went to the scenario's "full" route.
+    let r5 = api.call(&call_id("q5")).unwrap();
+    assert!(prompts_heard(&r5).ends_with(&["full".to_string()]), "{r5}");
+    // The numbers: 5 offered, 3 answered, 1 abandoned.
+    let (_, q) = api.get("/queues").unwrap();
+    let period = &q["queues"][0]["period"];
+    assert_eq!(period["offered"], 5, "{q}");
+    assert_eq!(period["answered"], 3, "{q}");
+    assert_eq!(period["abandoned"], 1, "{q}");
+    assert_eq!(period["to_fallback"], 1, "{q}");
+}
