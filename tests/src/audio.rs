@@ -48,3 +48,28 @@ pub fn power(samples: &[f64], freq: f64) -> f64 {
     }
     (re * re + im * im) / samples.len().max(1) as f64
 }
+
+/// A sine tone as an 8 kHz mono 16-bit PCM WAV file (prompts for test scenarios).
+pub fn tone_wav(freq: f64, ms: u32) -> Vec<u8> {
+    let samples: Vec<i16> = (0..ms as usize * 8)
+        .map(|i| (6000.0 * (i as f64 * 2.0 * std::f64::consts::PI * freq / 8000.0).sin()) as i16)
+        .collect();
+    let len = (samples.len() * 2) as u32;
+    let mut w = Vec::with_capacity(44 + len as usize);
+    w.extend_from_slice(b"RIFF");
+    w.extend_from_slice(&(36 + len).to_le_bytes());
+    w.extend_from_slice(b"WAVEfmt ");
+    w.extend_from_slice(&16u32.to_le_bytes());
+    w.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    w.extend_from_slice(&1u16.to_le_bytes()); // mono
+    w.extend_from_slice(&8000u32.to_le_bytes());
+    w.extend_from_slice(&16000u32.to_le_bytes());
+    w.extend_from_slice(&2u16.to_le_bytes());
+    w.extend_from_slice(&16u16.to_le_bytes());
+    w.extend_from_slice(b"data");
+    w.extend_from_slice(&len.to_le_bytes());
+    for s in samples {
+        w.extend_from_slice(&s.to_le_bytes());
+    }
+    w
+}

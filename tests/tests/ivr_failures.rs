@@ -6,34 +6,10 @@
 
 use std::path::Path;
 
+use madoguchi_tests::audio::tone_wav;
 use madoguchi_tests::ivr::{call_id, create_token, zama_bundle, Api, IvrCaller};
 use madoguchi_tests::{repo_root, Server, ServerOptions};
 use serde_json::json;
-
-/// A 0.5 s 8 kHz mono 16-bit WAV tone.
-fn wav_tone() -> Vec<u8> {
-    let samples: Vec<i16> = (0..4000)
-        .map(|i| (8000.0 * (i as f64 * 2.0 * std::f64::consts::PI * 440.0 / 8000.0).sin()) as i16)
-        .collect();
-    let data_len = (samples.len() * 2) as u32;
-    let mut w = Vec::new();
-    w.extend_from_slice(b"RIFF");
-    w.extend_from_slice(&(36 + data_len).to_le_bytes());
-    w.extend_from_slice(b"WAVEfmt ");
-    w.extend_from_slice(&16u32.to_le_bytes());
-    w.extend_from_slice(&1u16.to_le_bytes());
-    w.extend_from_slice(&1u16.to_le_bytes());
-    w.extend_from_slice(&8000u32.to_le_bytes());
-    w.extend_from_slice(&16000u32.to_le_bytes());
-    w.extend_from_slice(&2u16.to_le_bytes());
-    w.extend_from_slice(&16u16.to_le_bytes());
-    w.extend_from_slice(b"data");
-    w.extend_from_slice(&data_len.to_le_bytes());
-    for s in samples {
-        w.extend_from_slice(&s.to_le_bytes());
-    }
-    w
-}
 
 /// A scenario whose start node misbehaves as `mode`.
 fn scenario(
@@ -101,7 +77,7 @@ fn setup() -> (Server, Api, tempfile::TempDir) {
             "POST",
             "/prompts/tone?text=(試験音)",
             "audio/wav",
-            &wav_tone(),
+            &tone_wav(440.0, 500),
         )
         .unwrap();
     assert_eq!(status, 201, "{body}");

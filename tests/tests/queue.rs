@@ -8,6 +8,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use madoguchi_tests::audio::tone_wav;
 use madoguchi_tests::ivr::{call_id, create_token, prompts_heard, zama_bundle, Api, IvrCaller};
 use madoguchi_tests::sipp::{Device, Sipp, SippRun};
 use madoguchi_tests::{Server, ServerOptions};
@@ -15,41 +16,11 @@ use serde_json::json;
 
 const DID: &str = "0462333333";
 
-/// A 0.4 s tone as an 8 kHz 16-bit WAV (the test scenario's prompts).
-fn tone_wav(freq: f64) -> Vec<u8> {
-    let samples: Vec<i16> = (0..3200)
-        .map(|i| (6000.0 * (i as f64 * 2.0 * std::f64::consts::PI * freq / 8000.0).sin()) as i16)
-        .collect();
-    let len = (samples.len() * 2) as u32;
-    let mut w = Vec::new();
-    w.extend_from_slice(b"RIFF");
-    w.extend_from_slice(&(36 + len).to_le_bytes());
-    w.extend_from_slice(b"WAVEfmt ");
-    for v in [16u32] {
-        w.extend_from_slice(&v.to_le_bytes());
-    }
-    for v in [1u16, 1] {
-        w.extend_from_slice(&v.to_le_bytes());
-    }
-    for v in [8000u32, 16000] {
-        w.extend_from_slice(&v.to_le_bytes());
-    }
-    for v in [2u16, 16] {
-        w.extend_from_slice(&v.to_le_bytes());
-    }
-    w.extend_from_slice(b"data");
-    w.extend_from_slice(&len.to_le_bytes());
-    for s in samples {
-        w.extend_from_slice(&s.to_le_bytes());
-    }
-    w
-}
-
 /// The scenario: notice, then straight into the queue; when the queue gives up, "full".
 fn write_scenario(dir: &Path) -> std::path::PathBuf {
     std::fs::create_dir_all(dir.join("prompts")).unwrap();
-    std::fs::write(dir.join("prompts/notice.wav"), tone_wav(440.0)).unwrap();
-    std::fs::write(dir.join("prompts/full.wav"), tone_wav(660.0)).unwrap();
+    std::fs::write(dir.join("prompts/notice.wav"), tone_wav(440.0, 400)).unwrap();
+    std::fs::write(dir.join("prompts/full.wav"), tone_wav(660.0, 400)).unwrap();
     let doc = json!({
         "schema": "madoguchi.scenario/v1",
         "name": "queue-test",
