@@ -366,6 +366,25 @@ pub fn prompts_heard(record: &serde_json::Value) -> Vec<String> {
     out
 }
 
+/// Server flags for an IVR test: the bundled plugins, `scenario` installed and published,
+/// MD5 digest first (sipp), and a config file (queues) when given.
+pub fn ivr_server_args(config: Option<&Path>, scenario: &Path) -> Vec<String> {
+    let (plugins, _) = zama_bundle();
+    let mut args = Vec::new();
+    if let Some(c) = config {
+        args.extend(["--config".to_string(), c.display().to_string()]);
+    }
+    args.extend([
+        "--digest-algorithms".to_string(),
+        "MD5,SHA-256".to_string(),
+        "--plugins".to_string(),
+        plugins.display().to_string(),
+        "--scenario".to_string(),
+        scenario.display().to_string(),
+    ]);
+    args
+}
+
 /// The Zama demo's bundled parts: the plugins directory and the scenario file.
 pub fn zama_bundle() -> (PathBuf, PathBuf) {
     let root = repo_root();

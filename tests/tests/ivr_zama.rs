@@ -12,7 +12,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use madoguchi_tests::ivr::{call_id, create_token, prompts_heard, zama_bundle, Api, IvrCaller};
+use madoguchi_tests::ivr::{
+    call_id, create_token, ivr_server_args, prompts_heard, zama_bundle, Api, IvrCaller,
+};
 use madoguchi_tests::sipp::{Device, Sipp, SippRun};
 use madoguchi_tests::{free_port, Server, ServerOptions};
 
@@ -88,7 +90,7 @@ impl Zama {
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data).unwrap();
         let token = create_token(&data).unwrap();
-        let (plugins, scenario) = zama_bundle();
+        let (_, scenario) = zama_bundle();
         let cc_port = free_port();
         let callcenter_log = dir.path().join("callcenter.log");
         // City hall is the queue `mynumber`: enough staff that every caller of a test finds
@@ -107,20 +109,16 @@ impl Zama {
         let server = Server::start(ServerOptions {
             data: Some(data),
             users: STAFF.to_vec(),
-            extra_args: vec![
-                "--config".into(),
-                config.display().to_string(),
-                "--digest-algorithms".into(),
-                "MD5,SHA-256".into(),
-                "--plugins".into(),
-                plugins.display().to_string(),
-                "--scenario".into(),
-                scenario.display().to_string(),
-                "--clock".into(),
-                clock.into(),
-                "--callcenter-uri".into(),
-                format!("sip:callcenter@127.0.0.1:{cc_port}"),
-            ],
+            extra_args: [
+                ivr_server_args(Some(&config), &scenario),
+                vec![
+                    "--clock".into(),
+                    clock.into(),
+                    "--callcenter-uri".into(),
+                    format!("sip:callcenter@127.0.0.1:{cc_port}"),
+                ],
+            ]
+            .concat(),
             ..ServerOptions::default()
         })
         .unwrap();

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use madoguchi_tests::audio::tone_wav;
-use madoguchi_tests::ivr::{call_id, create_token, prompts_heard, zama_bundle, Api, IvrCaller};
+use madoguchi_tests::ivr::{call_id, create_token, ivr_server_args, prompts_heard, Api, IvrCaller};
 use madoguchi_tests::sipp::{Device, Sipp, SippRun};
 use madoguchi_tests::{Server, ServerOptions};
 use serde_json::json;
@@ -82,20 +82,10 @@ fn callers_wait_in_order_and_go_to_the_first_free_member() {
          wrap_up_ms = 0\nmax_wait_ms = 25000\nannounce_every_ms = 6000\nring_timeout_ms = 15000\n",
     )
     .unwrap();
-    let (plugins, _) = zama_bundle();
     let scenario = write_scenario(dir.path());
     let server = Server::start(ServerOptions {
         data: Some(data),
-        extra_args: vec![
-            "--config".into(),
-            config.display().to_string(),
-            "--digest-algorithms".into(),
-            "MD5,SHA-256".into(),
-            "--plugins".into(),
-            plugins.display().to_string(),
-            "--scenario".into(),
-            scenario.display().to_string(),
-        ],
+        extra_args: ivr_server_args(Some(&config), &scenario),
         ..ServerOptions::default()
     })
     .unwrap();

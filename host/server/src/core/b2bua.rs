@@ -172,6 +172,31 @@ struct Call<S> {
     anchored: Option<Bytes>,
 }
 
+impl<S> Call<S> {
+    /// A call whose branches are ringing.
+    fn ringing(
+        id: u64,
+        origin: Origin<S>,
+        a: LegDialog,
+        branches: Vec<Branch>,
+        ring_deadline: Instant,
+    ) -> Self {
+        Call {
+            id,
+            state: CallState::Ringing,
+            origin,
+            a,
+            branches,
+            b: None,
+            ring_deadline,
+            b_ack_held: None,
+            forwarded: Vec::new(),
+            sent_180: false,
+            anchored: None,
+        }
+    }
+}
+
 /// The B2BUA: every call between users in progress.
 #[derive(Debug)]
 pub struct B2bua<S> {
@@ -269,23 +294,16 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
             branches = branches.len(),
             "forking call to all devices"
         );
+        let origin = Origin::Invite {
+            stx,
+            request: Box::new(invite),
+        };
+        let call = Call::ringing(id, origin, a, branches, now + self.ring_timeout);
         self.calls.insert(
             id,
             Call {
-                id,
-                state: CallState::Ringing,
-                origin: Origin::Invite {
-                    stx,
-                    request: Box::new(invite),
-                },
-                a,
-                branches,
-                b: None,
-                ring_deadline: now + self.ring_timeout,
-                b_ack_held: None,
-                forwarded: Vec::new(),
-                sent_180: false,
                 anchored: media.map(|m| m.answer_to_caller),
+                ..call
             },
         );
         Some(id)
@@ -319,20 +337,14 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
             branches = branches.len(),
             "transferring to every device"
         );
+        let call = Call::ringing(id, Origin::Transfer, a, branches, now + ring_timeout);
         self.calls.insert(
             id,
             Call {
-                id,
-                state: CallState::Ringing,
-                origin: Origin::Transfer,
-                a,
-                branches,
-                b: None,
-                ring_deadline: now + ring_timeout,
-                b_ack_held: None,
-                forwarded: Vec::new(),
+                // Nothing to answer the caller with: its dialog is the host's already.
                 sent_180: true,
                 anchored: Some(Bytes::new()),
+                ..call
             },
         );
         if self.calls.get(&id).is_some_and(|c| c.branches.is_empty()) {
