@@ -212,3 +212,71 @@ fn callers_wait_in_order_and_go_to_the_first_free_member() {
     assert_eq!(period["abandoned"], 1, "{q}");
     assert_eq!(period["to_fallback"], 1, "{q}");
 }
+
+#[test]
+fn members_log_out_and_pause_with_feature_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let token = create_token(&data).unwrap();
+    let config = dir.path().join("madoguchi.toml");
+    std::fs::write(
+        &config,
+        "[[queue]]\nname = \"section\"\nmembers = [\"1001\", \"1002\"]\nfallback = \"scenario\"\n",
+    )
+    .unwrap();
+    let scenario = write_scenario(dir.path());
+    let server = Server::start(ServerOptions {
+        data: Some(data),
+        extra_args: ivr_server_args(Some(&config), &scenario),
+        ..ServerOptions::default()
+    })
+    .unwrap();
+    let api = Api::new(server.http, &token);
+    let state = |user: &str| -> serde_json::Value {
+        let (_, q) = api.get("/queues").unwrap();
+        q["queues"][0]["live"]["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m[0] == user)
+            .map(|m| m[1].clone())
+            .unwrap_or_else(|| panic!("{user} not in {q}"))
+    };
+    let dial = |code: &str| {
+        Sipp::new("feature_code.xml", server.sip)
+            .user("1001", "zama1001")
+            .service(code)
+            .run()
+            .unwrap()
+    };
+    assert!(
+        state("1001").to_string().contains("available"),
+        "{}",
+        state("1001")
+    );
+    dial("*45");
+    assert!(
+        state("1001").to_string().contains("logged"),
+        "{}",
+        state("1001")
+    );
+    dial("*45");
+    assert!(
+        state("1001").to_string().contains("available"),
+        "{}",
+        state("1001")
+    );
+    dial("*46");
+    assert!(
+        state("1001").to_string().contains("paused"),
+        "{}",
+        state("1001")
+    );
+    dial("*46");
+    assert!(
+        state("1001").to_string().contains("available"),
+        "{}",
+        state("1001")
+    );
+}
