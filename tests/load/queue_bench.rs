@@ -328,7 +328,7 @@ fn registration(server: &Server, user: &str, port: u16) -> anyhow::Result<()> {
 }
 
 fn password(user: &str) -> String {
-    format!("qb{user}")
+    format!("qbench-{user}")
 }
 
 fn num_cpus() -> usize {
@@ -430,7 +430,7 @@ fn main() {
     let device_log = dir.path().join("members.log");
     let uas = Sipp::from_path(&member_xml, server.sip)
         .option("-m", &a.callers.to_string())
-        .option("-l", &(a.members * 4).to_string())
+        .option("-l", &(a.members * 4).max(100).to_string())
         .option("-timeout", &format!("{}s", limit.as_secs()))
         .arg("-trace_msg")
         .arg("-message_file")
