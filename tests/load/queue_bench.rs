@@ -320,11 +320,20 @@ fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
     sorted.get(i).copied()
 }
 
+/// Registers `user` at the member UAS's port. Retried: sipp picks its media ports next to a
+/// free one it was given, and those neighbours are sometimes taken.
 fn registration(server: &Server, user: &str, port: u16) -> anyhow::Result<()> {
-    Sipp::new("register.xml", server.sip)
-        .user(user, &password(user))
-        .set("contact_port", &port.to_string())
-        .run()
+    let mut tries = 0;
+    loop {
+        let r = Sipp::new("register.xml", server.sip)
+            .user(user, &password(user))
+            .set("contact_port", &port.to_string())
+            .run();
+        tries += 1;
+        if r.is_ok() || tries == 3 {
+            return r;
+        }
+    }
 }
 
 fn password(user: &str) -> String {

@@ -270,7 +270,10 @@ fn transfer_targets_and_failure_routes() {
     let err = p
         .validate_config(&ctx(), r#"{"target": {"external": "call me"}}"#)
         .unwrap_err();
-    assert!(err.to_string().contains("not a phone number"), "{err}");
+    assert!(err.to_string().contains("neither a phone number"), "{err}");
+    // A destination the host routes by name (the call center) is fine.
+    p.validate_config(&ctx(), r#"{"target": {"external": "callcenter"}}"#)
+        .unwrap();
 }
 
 #[test]
