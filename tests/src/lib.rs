@@ -67,6 +67,29 @@ pub fn free_port() -> u16 {
     panic!("no free port on loopback");
 }
 
+/// A free base port for sipp's media (`-mp`): sipp binds it and the next three (RTCP,
+/// video RTP and RTCP), so all four must be free.
+pub fn free_media_port() -> u16 {
+    for _ in 0..200 {
+        let Ok(first) = UdpSocket::bind("127.0.0.1:0") else {
+            continue;
+        };
+        let Ok(addr) = first.local_addr() else {
+            continue;
+        };
+        let base = addr.port() & !1;
+        if !(1024..=65_000).contains(&base) {
+            continue;
+        }
+        drop(first);
+        let all_free = (0..4).all(|i| UdpSocket::bind(("127.0.0.1", base + i)).is_ok());
+        if all_free {
+            return base;
+        }
+    }
+    panic!("no four free ports in a row on loopback");
+}
+
 /// A running server; killed on drop. Its log is kept for assertions and failure output.
 pub struct Server {
     child: Child,

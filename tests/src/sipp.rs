@@ -6,9 +6,10 @@ use std::process::{Child, Command, Stdio};
 
 use anyhow::{bail, Context, Result};
 
-use crate::{free_port, repo_root};
+use crate::{free_media_port, free_port, repo_root};
 
 /// One sipp process playing a scenario file.
+#[derive(Debug, Clone)]
 pub struct Sipp {
     args: Vec<String>,
     scenario: String,
@@ -46,7 +47,7 @@ impl Sipp {
             "-max_recv_loops".into(),
             "1000".into(),
             "-mp".into(),
-            free_port().to_string(),
+            free_media_port().to_string(),
         ];
         Sipp {
             args,
@@ -131,7 +132,17 @@ impl Sipp {
 
     /// Runs to completion; fails with sipp's output unless the scenario passed.
     pub fn run(&self) -> Result<()> {
-        self.spawn()?.wait()
+        match self.spawn()?.wait() {
+            // Another process took one of the ports between our check and sipp's bind (the
+            // suite runs many sipps at once): once more on fresh ports. Anything else fails.
+            Err(e) if e.to_string().contains("Address already in use") => self
+                .clone()
+                .option("-p", &free_port().to_string())
+                .option("-mp", &free_media_port().to_string())
+                .spawn()?
+                .wait(),
+            other => other,
+        }
     }
 }
 
