@@ -25,10 +25,10 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use madoguchi_tests::ivr::{caller_pcap, create_token, Api};
+use madoguchi_tests::load::{cpu_seconds, num_cpus, parse_stamp, percentile, rss_mib, sipp_counts};
 use madoguchi_tests::sipp::{Device, Sipp, SippRun};
 use madoguchi_tests::{free_port, repo_root, Server, ServerOptions};
 use serde_json::{json, Value};
@@ -87,44 +87,6 @@ fn unix_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// CPU seconds (user + system) the process has used so far (`/proc/PID/stat`).
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // utime and stime (fields 14 and 15) are at 11 and 12 after the ")"; USER_HZ is 100.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-/// Resident memory (`/proc/PID/statm`, second field, in 4 KiB pages).
-fn rss_mib(pid: u32) -> f64 {
-    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).unwrap_or_default();
-    statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse::<f64>().ok())
-        .map(|pages| pages * 4096.0 / (1024.0 * 1024.0))
-        .unwrap_or(0.0)
-}
-
-/// Successful and failed calls from sipp's statistics CSV (its last line).
-fn sipp_counts(csv: &Path) -> (u64, u64) {
-    let text = std::fs::read_to_string(csv).unwrap_or_default();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap_or("").split(';').collect();
-    let last: Vec<&str> = lines.last().unwrap_or("").split(';').collect();
-    let col = |name: &str| {
-        header
-            .iter()
-            .position(|h| *h == name)
-            .and_then(|i| last.get(i))
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    (col("SuccessfulCall(C)"), col("FailedCall(C)"))
-}
-
 /// One message of a sipp message log (`-trace_msg`).
 struct Logged {
     /// Unix time in ms (sipp prints local time; both logs come from this machine, so only
@@ -137,28 +99,6 @@ struct Logged {
     from_user: String,
     /// For responses: the status code.
     status: u16,
-}
-
-/// Parses `YYYY-MM-DD HH:MM:SS.ffffff` to ms since the epoch (as if UTC).
-fn parse_stamp(s: &str) -> Option<f64> {
-    let (date, time) = s.trim().split_once(' ')?;
-    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
-    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
-    let mut t = time.split(':');
-    let (h, min, sec) = (
-        t.next()?.parse::<f64>().ok()?,
-        t.next()?.parse::<f64>().ok()?,
-        t.next()?.parse::<f64>().ok()?,
-    );
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(((days as f64 * 24.0 + h) * 60.0 + min) * 60_000.0 + sec * 1000.0)
 }
 
 fn read_log(path: &Path) -> Vec<Logged> {
@@ -203,15 +143,6 @@ fn first_by_user(log: &[Logged], keep: impl Fn(&Logged) -> bool) -> HashMap<&str
         out.entry(m.from_user.as_str()).or_insert(m.at_ms);
     }
     out
-}
-
-/// `p`-th percentile (0..=100) of sorted values.
-fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let i = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted.get(i).copied()
 }
 
 fn p50_p95(mut v: Vec<f64>) -> String {
@@ -643,13 +574,4 @@ fn main() {
         args.swap_rate,
         1000 / args.swap_rate
     );
-}
-
-fn num_cpus() -> usize {
-    Command::new("nproc")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(0)
 }

@@ -21,10 +21,11 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
+use madoguchi_tests::audio::tone_wav;
 use madoguchi_tests::ivr::{caller_pcap, create_token, Api};
+use madoguchi_tests::load::{cpu_seconds, num_cpus, parse_stamp, percentile, rss_mib, sipp_counts};
 use madoguchi_tests::sipp::{Sipp, SippRun};
 use madoguchi_tests::{add_user, repo_root, Server, ServerOptions};
 use serde_json::{json, Value};
@@ -73,38 +74,13 @@ fn parse_args() -> Args {
     args
 }
 
-/// A 0.4 s tone as an 8 kHz 16-bit WAV (the scenario's prompts).
-fn tone_wav(freq: f64) -> Vec<u8> {
-    let samples: Vec<i16> = (0..3200)
-        .map(|i| (6000.0 * (i as f64 * 2.0 * std::f64::consts::PI * freq / 8000.0).sin()) as i16)
-        .collect();
-    let len = (samples.len() * 2) as u32;
-    let mut w = Vec::new();
-    w.extend_from_slice(b"RIFF");
-    w.extend_from_slice(&(36 + len).to_le_bytes());
-    w.extend_from_slice(b"WAVEfmt ");
-    w.extend_from_slice(&16u32.to_le_bytes());
-    w.extend_from_slice(&1u16.to_le_bytes());
-    w.extend_from_slice(&1u16.to_le_bytes());
-    w.extend_from_slice(&8000u32.to_le_bytes());
-    w.extend_from_slice(&16000u32.to_le_bytes());
-    w.extend_from_slice(&2u16.to_le_bytes());
-    w.extend_from_slice(&16u16.to_le_bytes());
-    w.extend_from_slice(b"data");
-    w.extend_from_slice(&len.to_le_bytes());
-    for s in samples {
-        w.extend_from_slice(&s.to_le_bytes());
-    }
-    w
-}
-
 /// The scenario (as the Zama hotline: recording notice, then straight into the queue; the
 /// queue's fallback is an announcement).
 fn write_scenario(dir: &Path) -> PathBuf {
     let prompts = dir.join("prompts");
     std::fs::create_dir_all(&prompts).expect("prompts dir");
-    std::fs::write(prompts.join("notice.wav"), tone_wav(440.0)).expect("notice.wav");
-    std::fs::write(prompts.join("full.wav"), tone_wav(660.0)).expect("full.wav");
+    std::fs::write(prompts.join("notice.wav"), tone_wav(440.0, 400)).expect("notice.wav");
+    std::fs::write(prompts.join("full.wav"), tone_wav(660.0, 400)).expect("full.wav");
     let doc = json!({
         "schema": "madoguchi.scenario/v1",
         "name": "queue-bench",
@@ -181,49 +157,6 @@ const MEMBER_XML: &str = r#"<?xml version="1.0" encoding="UTF-8" ?>
   <recv response="200" crlf="true"/>
 </scenario>
 "#;
-
-/// CPU seconds (user + system) the process has used so far (`/proc/PID/stat`).
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // utime and stime (fields 14 and 15) are at 11 and 12 after the ")"; USER_HZ is 100.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-/// Resident memory (`/proc/PID/statm`, second field, in 4 KiB pages).
-fn rss_mib(pid: u32) -> f64 {
-    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).unwrap_or_default();
-    statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse::<f64>().ok())
-        .map(|pages| pages * 4096.0 / (1024.0 * 1024.0))
-        .unwrap_or(0.0)
-}
-
-/// Parses sipp's `YYYY-MM-DD HH:MM:SS.ffffff` to ms (only differences matter).
-fn parse_stamp(s: &str) -> Option<f64> {
-    let (date, time) = s.trim().split_once(' ')?;
-    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
-    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
-    let mut t = time.split(':');
-    let (h, min, sec) = (
-        t.next()?.parse::<f64>().ok()?,
-        t.next()?.parse::<f64>().ok()?,
-        t.next()?.parse::<f64>().ok()?,
-    );
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(((days as f64 * 24.0 + h) * 60.0 + min) * 60_000.0 + sec * 1000.0)
-}
 
 /// One message of the member UAS's message log (`-trace_msg`).
 struct Logged {
@@ -311,15 +244,6 @@ fn free_to_offer(log: &[Logged]) -> (Vec<f64>, HashMap<String, usize>) {
     (gaps, taken)
 }
 
-/// `p`-th percentile (0..=100) of sorted values.
-fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let i = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted.get(i).copied()
-}
-
 /// Registers `user` at the member UAS's port. Retried: sipp picks its media ports next to a
 /// free one it was given, and those neighbours are sometimes taken.
 fn registration(server: &Server, user: &str, port: u16) -> anyhow::Result<()> {
@@ -338,15 +262,6 @@ fn registration(server: &Server, user: &str, port: u16) -> anyhow::Result<()> {
 
 fn password(user: &str) -> String {
     format!("qbench-{user}")
-}
-
-fn num_cpus() -> usize {
-    Command::new("nproc")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(0)
 }
 
 /// What the 500 ms polls saw.
@@ -616,21 +531,4 @@ fn main() {
             .map_or("-".to_string(), |x| format!("{:.1} %", 100.0 * x)),
         SERVICE_LEVEL_MS / 1000,
     );
-}
-
-/// Successful and failed calls from sipp's statistics CSV (its last line).
-fn sipp_counts(csv: &Path) -> (u64, u64) {
-    let text = std::fs::read_to_string(csv).unwrap_or_default();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap_or("").split(';').collect();
-    let last: Vec<&str> = lines.last().unwrap_or("").split(';').collect();
-    let col = |name: &str| {
-        header
-            .iter()
-            .position(|h| *h == name)
-            .and_then(|i| last.get(i))
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    (col("SuccessfulCall(C)"), col("FailedCall(C)"))
 }

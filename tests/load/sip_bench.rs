@@ -14,10 +14,9 @@
 //!
 //! Every run is bounded: `rate × seconds` calls, then sipp stops. Traffic stays on loopback.
 
-use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
+use madoguchi_tests::load::{cpu_seconds, num_cpus, rss_mib, sipp_counts};
 use madoguchi_tests::sipp::{Device, Sipp};
 use madoguchi_tests::{Server, ServerOptions};
 
@@ -51,44 +50,6 @@ fn parse_args() -> Args {
         seconds: seconds.clamp(1, 120),
         workloads,
     }
-}
-
-/// CPU seconds (user + system) the process has used so far.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // Fields 14 and 15 (utime, stime) are at 11 and 12 after the ")".
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-fn rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(0.0)
-}
-
-/// Successful and failed calls from sipp's final statistics CSV.
-fn sipp_counts(csv: &Path) -> (u64, u64) {
-    let text = std::fs::read_to_string(csv).unwrap_or_default();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap_or("").split(';').collect();
-    let last: Vec<&str> = lines.last().unwrap_or("").split(';').collect();
-    let col = |name: &str| {
-        header
-            .iter()
-            .position(|h| *h == name)
-            .and_then(|i| last.get(i))
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    (col("SuccessfulCall(C)"), col("FailedCall(C)"))
 }
 
 fn run_load(server: &Server, scenario: Sipp, rate: u32, seconds: u32, label: &str) -> bool {
@@ -199,13 +160,4 @@ fn main() {
             other => eprintln!("unknown workload {other}"),
         }
     }
-}
-
-fn num_cpus() -> usize {
-    Command::new("nproc")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(0)
 }

@@ -4,6 +4,7 @@
 
 pub mod audio;
 pub mod ivr;
+pub mod load;
 pub mod sipp;
 
 use std::io::{BufRead, BufReader};
