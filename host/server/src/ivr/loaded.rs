@@ -142,8 +142,14 @@ impl LoadedScenario {
                     Some(a) => out.push(a.clone()),
                     None => missing.push(id.clone()),
                 },
-                Prompt::Text(t) => match self.by_text.get(t).and_then(|id| self.prompts.get(id)) {
-                    Some(a) => out.push(a.clone()),
+                Prompt::Text(t) => match self
+                    .by_text
+                    .get(t)
+                    .and_then(|id| self.prompts.get(id))
+                    .cloned()
+                    .or_else(|| super::builtin_by_text(t))
+                {
+                    Some(a) => out.push(a),
                     None => missing.push(format!("text:{t}")),
                 },
                 Prompt::Digits(d) => {

@@ -133,11 +133,40 @@ impl Ivr {
     }
 }
 
-/// The words of the host's apology (`assets/apology.wav`, rendered with espeak-ng).
+/// The words of the host's apology (`assets/apology.wav`, rendered with espeak-ng from a
+/// kana reading).
 pub const APOLOGY_TEXT: &str = "申し訳ございません。ただいまお電話をおつなぎできません。恐れ入りますが、しばらくたってからおかけ直しください。";
 
 /// The host's apology: played when a scenario cannot go on (never dead air).
 pub fn apology() -> madoguchi_media::prompt::Prompt {
-    madoguchi_media::prompt::Prompt::from_wav_bytes(include_bytes!("../../assets/apology.wav"))
+    builtin(include_bytes!("../../assets/apology.wav"))
+}
+
+/// Audio the host has for a text when the scenario has no prompt with those words: the
+/// default recording notice (R-REC-2: a policy that falls back still gives its notice) and
+/// the apology.
+pub fn builtin_by_text(text: &str) -> Option<madoguchi_media::prompt::Prompt> {
+    if text == madoguchi_plugin_host::recording::DEFAULT_NOTICE_JA {
+        Some(builtin(include_bytes!("../../assets/recording-notice.wav")))
+    } else if text == APOLOGY_TEXT {
+        Some(apology())
+    } else {
+        None
+    }
+}
+
+fn builtin(wav: &[u8]) -> madoguchi_media::prompt::Prompt {
+    madoguchi_media::prompt::Prompt::from_wav_bytes(wav)
         .unwrap_or_else(|_| madoguchi_media::prompt::Prompt::from_pcm(vec![0; 8000]))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_builtin_notice_and_apology_decode() {
+        let notice = super::builtin_by_text(madoguchi_plugin_host::recording::DEFAULT_NOTICE_JA)
+            .expect("notice");
+        assert!(notice.duration_ms() > 2000, "{}", notice.duration_ms());
+        assert!(super::apology().duration_ms() > 2000);
+    }
 }
