@@ -10,7 +10,6 @@
 //! published scenario cannot be removed; the caller says which are pinned.
 
 use std::collections::{HashMap, HashSet};
-use std::io::Write as _;
 use std::sync::{Arc, Mutex};
 
 use redb::{Database, ReadableTable, TableDefinition};
@@ -207,22 +206,10 @@ impl Registry {
         Ok(meta)
     }
 
-    /// Write `<sha>.wasm` atomically (content-addressed: skip if present).
+    /// Writes `<sha>.wasm` once, atomically (the name is the content).
     fn store_file(&self, sha256: &str, bytes: &[u8]) -> Result<(), RegistryError> {
-        let file = format!("{sha256}.wasm");
-        if self.dir.exists(&file) {
-            return Ok(());
-        }
-        let tmp = format!("{file}.tmp{}", std::process::id());
-        let written = self
-            .dir
-            .create(&tmp)
-            .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
-            .and_then(|()| self.dir.rename(&tmp, &self.dir, &file));
-        if written.is_err() {
-            let _ = self.dir.remove_file(&tmp);
-        }
-        Ok(written?)
+        let name = format!("{sha256}.wasm");
+        Ok(madoguchi_store::files::write_content_addressed(&self.dir, &name, bytes)?)
     }
 
     /// Metadata of `name@version`, if stored.

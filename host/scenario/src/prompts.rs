@@ -6,7 +6,6 @@
 //! stored scenario version keeps the [`PromptInfo`] (and so the SHA-256) it
 //! was validated with, and calls running it must still find that file.
 
-use std::io::Write as _;
 use std::sync::Arc;
 
 use madoguchi_media::prompt::Prompt;
@@ -104,23 +103,10 @@ impl PromptStore {
         Ok(info)
     }
 
-    /// Writes `<sha>.wav` atomically (temporary file, then rename); skipped
-    /// when present, since the name is the content.
+    /// Writes `<sha>.wav` once, atomically (the name is the content).
     fn store_file(&self, sha256: &str, bytes: &[u8]) -> Result<(), ScenarioError> {
-        let file = format!("{sha256}.wav");
-        if self.dir.exists(&file) {
-            return Ok(());
-        }
-        let tmp = format!("{file}.tmp{}", std::process::id());
-        let written = self
-            .dir
-            .create(&tmp)
-            .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
-            .and_then(|()| self.dir.rename(&tmp, &self.dir, &file));
-        if written.is_err() {
-            let _ = self.dir.remove_file(&tmp);
-        }
-        Ok(written?)
+        let name = format!("{sha256}.wav");
+        Ok(madoguchi_store::files::write_content_addressed(&self.dir, &name, bytes)?)
     }
 
     /// The prompt `id`, if uploaded.

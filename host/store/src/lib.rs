@@ -26,6 +26,7 @@
 
 mod bindings;
 mod error;
+pub mod files;
 mod generic;
 mod meta;
 pub mod tokens;
