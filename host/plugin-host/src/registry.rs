@@ -209,7 +209,9 @@ impl Registry {
     /// Writes `<sha>.wasm` once, atomically (the name is the content).
     fn store_file(&self, sha256: &str, bytes: &[u8]) -> Result<(), RegistryError> {
         let name = format!("{sha256}.wasm");
-        Ok(madoguchi_store::files::write_content_addressed(&self.dir, &name, bytes)?)
+        Ok(madoguchi_store::files::write_content_addressed(
+            &self.dir, &name, bytes,
+        )?)
     }
 
     /// Metadata of `name@version`, if stored.

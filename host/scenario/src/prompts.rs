@@ -106,7 +106,9 @@ impl PromptStore {
     /// Writes `<sha>.wav` once, atomically (the name is the content).
     fn store_file(&self, sha256: &str, bytes: &[u8]) -> Result<(), ScenarioError> {
         let name = format!("{sha256}.wav");
-        Ok(madoguchi_store::files::write_content_addressed(&self.dir, &name, bytes)?)
+        Ok(madoguchi_store::files::write_content_addressed(
+            &self.dir, &name, bytes,
+        )?)
     }
 
     /// The prompt `id`, if uploaded.
