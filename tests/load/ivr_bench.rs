@@ -27,8 +27,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use madoguchi_tests::ivr::{caller_pcap, create_token, Api};
-use madoguchi_tests::load::{cpu_seconds, num_cpus, parse_stamp, percentile, rss_mib, sipp_counts};
+use madoguchi_tests::ivr::{caller_pcap, create_token, ivr_server_args, Api};
+use madoguchi_tests::load::{cpu_seconds, num_cpus, percentile, read_trace, rss_mib, sipp_counts};
 use madoguchi_tests::sipp::{Device, Sipp, SippRun};
 use madoguchi_tests::{free_port, repo_root, Server, ServerOptions};
 use serde_json::{json, Value};
@@ -102,38 +102,21 @@ struct Logged {
 }
 
 fn read_log(path: &Path) -> Vec<Logged> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let mut out = Vec::new();
-    for block in text
-        .split("----------------------------------------------- ")
-        .skip(1)
-    {
-        let mut lines = block.lines();
-        let Some(at_ms) = lines.next().and_then(parse_stamp) else {
-            continue;
-        };
-        let sent = lines.next().is_some_and(|l| l.contains(" sent"));
-        let mut start = lines.by_ref().skip_while(|l| l.trim().is_empty());
-        let Some(first) = start.next() else { continue };
-        let mut words = first.split_whitespace();
-        let method = words.next().unwrap_or_default().to_string();
-        let status = words.next().and_then(|w| w.parse().ok()).unwrap_or(0);
-        let from_user = start
-            .take_while(|l| !l.trim().is_empty())
-            .find(|l| l.starts_with("From:") || l.starts_with("f:"))
-            .and_then(|l| l.split("sip:").nth(1))
-            .and_then(|u| u.split('@').next())
-            .unwrap_or_default()
-            .to_string();
-        out.push(Logged {
-            at_ms,
-            sent,
-            method,
-            from_user,
-            status,
-        });
-    }
-    out
+    read_trace(path)
+        .into_iter()
+        .map(|m| Logged {
+            at_ms: m.at_ms,
+            sent: m.sent,
+            method: m.word(0).to_string(),
+            status: m.word(1).parse().unwrap_or(0),
+            from_user: m
+                .header("From", "f")
+                .and_then(|v| v.split("sip:").nth(1))
+                .and_then(|u| u.split('@').next())
+                .unwrap_or_default()
+                .to_string(),
+        })
+        .collect()
 }
 
 /// The first time per From user of the messages `keep` selects.
@@ -185,16 +168,13 @@ impl Bench {
         let cc_port = free_port();
         let server = Server::start(ServerOptions {
             data: Some(data),
-            extra_args: vec![
-                "--digest-algorithms".into(),
-                "MD5,SHA-256".into(),
-                "--plugins".into(),
-                repo_root().join("target/plugins").display().to_string(),
-                "--scenario".into(),
-                bench_dir().join("scenario.json").display().to_string(),
-                "--callcenter-uri".into(),
-                format!("sip:callcenter@127.0.0.1:{cc_port}"),
-            ],
+            extra_args: ivr_server_args(None, &bench_dir().join("scenario.json"))
+                .into_iter()
+                .chain([
+                    "--callcenter-uri".into(),
+                    format!("sip:callcenter@127.0.0.1:{cc_port}"),
+                ])
+                .collect(),
             ..ServerOptions::default()
         })
         .expect("start the server (build target/plugins with scripts/build-plugins)");

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use madoguchi_tests::audio::tone_wav;
 use madoguchi_tests::ivr::{caller_pcap, create_token, Api};
-use madoguchi_tests::load::{cpu_seconds, num_cpus, parse_stamp, percentile, rss_mib, sipp_counts};
+use madoguchi_tests::load::{cpu_seconds, num_cpus, percentile, read_trace, rss_mib, sipp_counts};
 use madoguchi_tests::sipp::{Sipp, SippRun};
 use madoguchi_tests::{add_user, repo_root, Server, ServerOptions};
 use serde_json::{json, Value};
@@ -170,44 +170,21 @@ struct Logged {
 }
 
 fn read_log(path: &Path) -> Vec<Logged> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let mut out = Vec::new();
-    for block in text
-        .split("----------------------------------------------- ")
-        .skip(1)
-    {
-        let mut lines = block.lines();
-        let Some(at_ms) = lines.next().and_then(parse_stamp) else {
-            continue;
-        };
-        let sent = lines.next().is_some_and(|l| l.contains(" sent"));
-        let mut rest = lines.skip_while(|l| l.trim().is_empty());
-        let Some(first) = rest.next() else { continue };
-        let mut words = first.split_whitespace();
-        let method = words.next().unwrap_or_default().to_string();
-        let uri_user = words
-            .next()
-            .and_then(|u| u.strip_prefix("sip:"))
-            .and_then(|u| u.split('@').next())
-            .unwrap_or_default()
-            .to_string();
-        let call_id = rest
-            .take_while(|l| !l.trim().is_empty())
-            .find_map(|l| {
-                l.strip_prefix("Call-ID:")
-                    .or_else(|| l.strip_prefix("i:"))
-                    .map(|v| v.trim().to_string())
-            })
-            .unwrap_or_default();
-        out.push(Logged {
-            at_ms,
-            sent,
-            method,
-            uri_user,
-            call_id,
-        });
-    }
-    out
+    read_trace(path)
+        .into_iter()
+        .map(|m| Logged {
+            at_ms: m.at_ms,
+            sent: m.sent,
+            method: m.word(0).to_string(),
+            uri_user: m
+                .word(1)
+                .strip_prefix("sip:")
+                .and_then(|u| u.split('@').next())
+                .unwrap_or_default()
+                .to_string(),
+            call_id: m.header("Call-ID", "i").unwrap_or_default().to_string(),
+        })
+        .collect()
 }
 
 /// Per member, the gaps (ms) from its device's BYE ending a call to the next INVITE that

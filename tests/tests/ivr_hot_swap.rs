@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use madoguchi_tests::ivr::{caller_pcap, create_token, prompts_heard, Api};
+use madoguchi_tests::ivr::{caller_pcap, create_token, ivr_server_args, prompts_heard, Api};
 use madoguchi_tests::sipp::{Device, Sipp, SippRun};
 use madoguchi_tests::{free_port, repo_root, Server, ServerOptions};
 use serde_json::{json, Value};
@@ -74,16 +74,13 @@ impl Bench {
         let cc_port = free_port();
         let server = Server::start(ServerOptions {
             data: Some(data),
-            extra_args: vec![
-                "--digest-algorithms".into(),
-                "MD5,SHA-256".into(),
-                "--plugins".into(),
-                repo_root().join("target/plugins").display().to_string(),
-                "--scenario".into(),
-                bench_dir().join("scenario.json").display().to_string(),
-                "--callcenter-uri".into(),
-                format!("sip:callcenter@127.0.0.1:{cc_port}"),
-            ],
+            extra_args: ivr_server_args(None, &bench_dir().join("scenario.json"))
+                .into_iter()
+                .chain([
+                    "--callcenter-uri".into(),
+                    format!("sip:callcenter@127.0.0.1:{cc_port}"),
+                ])
+                .collect(),
             ..ServerOptions::default()
         })
         .unwrap();
