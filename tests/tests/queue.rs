@@ -12,7 +12,7 @@ use madoguchi_tests::audio::tone_wav;
 use madoguchi_tests::ivr::{call_id, create_token, ivr_server_args, prompts_heard, Api, IvrCaller};
 use madoguchi_tests::sipp::{Device, Sipp, SippRun};
 use madoguchi_tests::{Server, ServerOptions};
-use serde_json::json;
+use serde_json::{json, Value};
 
 const DID: &str = "0462333333";
 
@@ -84,7 +84,7 @@ fn callers_wait_in_order_and_go_to_the_first_free_member() {
     .unwrap();
     let scenario = write_scenario(dir.path());
     let server = Server::start(ServerOptions {
-        data: Some(data),
+        data: Some(data.clone()),
         extra_args: ivr_server_args(Some(&config), &scenario),
         ..ServerOptions::default()
     })
@@ -211,6 +211,56 @@ fn callers_wait_in_order_and_go_to_the_first_free_member() {
     assert_eq!(period["answered"], 3, "{q}");
     assert_eq!(period["abandoned"], 1, "{q}");
     assert_eq!(period["to_fallback"], 1, "{q}");
+
+    // The same figures from the stored history (written behind the SIP path)...
+    let history = || {
+        let mut last = Value::Null;
+        for _ in 0..50 {
+            let (status, h) = api.get("/queues/section/history?interval=all").unwrap();
+            assert_eq!(status, 200, "{h}");
+            if h["total"]["offered"] == 5 {
+                return h;
+            }
+            last = h;
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the history never showed 5 callers: {last}");
+    };
+    let before = history();
+    let total = &before["total"];
+    assert_eq!(
+        (
+            &total["answered"],
+            &total["abandoned"],
+            &total["to_fallback"]
+        ),
+        (&json!(3), &json!(1), &json!(1)),
+        "{before}"
+    );
+    assert_eq!(
+        before["intervals"].as_array().map(Vec::len),
+        Some(1),
+        "{before}"
+    );
+    // ...which survive a crash: kill -9, start again on the same data, same report.
+    let mut server = server;
+    server.kill9();
+    let again = Server::start(ServerOptions {
+        users: vec![],
+        data: Some(data.clone()),
+        extra_args: ivr_server_args(Some(&config), &scenario),
+        ..ServerOptions::default()
+    })
+    .unwrap();
+    let api = Api::new(again.http, &token);
+    let (_, after) = api.get("/queues/section/history?interval=all").unwrap();
+    assert_eq!(after["total"], before["total"], "{after}");
+    let (status, _) = api.get("/queues/nosuch/history").unwrap();
+    assert_eq!(status, 404);
+    let (status, bad) = api
+        .get("/queues/section/history?from=2027-01-05&to=2027-01-04")
+        .unwrap();
+    assert_eq!(status, 400, "{bad}");
 }
 
 #[test]

@@ -111,7 +111,7 @@ pub enum EventKind {
     QueuePosition,
     /// Offered to members (`offer_id`, `members`).
     QueueOffered,
-    /// A member answered (`member`, `wait_ms`).
+    /// A member answered (`member`, `wait_ms`, `within_service_level`).
     QueueAnswered,
     /// A member did not take the offer (`member`, `reason`, `auto_paused`).
     QueueNoAnswer,

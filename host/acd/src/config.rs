@@ -122,6 +122,15 @@ impl QueueConfig {
         let q = &self.name;
         if q.trim().is_empty() {
             errs.push("queue name is empty".to_string());
+        } else if q.len() > 64
+            || !q
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            // The name is in API paths and storage keys.
+            errs.push(format!(
+                "queue {q:?}: the name may only use letters, digits, '-' and '_' (at most 64)"
+            ));
         }
         if self.members.is_empty() {
             errs.push(format!("queue {q:?}: has no members"));

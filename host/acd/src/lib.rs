@@ -37,6 +37,7 @@
 mod command;
 mod config;
 mod error;
+pub mod history;
 mod machine;
 mod member;
 mod stats;

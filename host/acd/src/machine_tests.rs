@@ -798,6 +798,12 @@ fn validation_names_the_queue_and_each_bad_member_or_field() {
     assert!(QueueConfig::new("q", &["sato"], "call-center")
         .validate(&|_| true, &|_| true)
         .is_ok());
+    assert_eq!(
+        QueueConfig::new("my/number", &["sato"], "call-center")
+            .validate(&|_| true, &|_| true)
+            .unwrap_err(),
+        ["queue \"my/number\": the name may only use letters, digits, '-' and '_' (at most 64)"]
+    );
 }
 
 #[test]

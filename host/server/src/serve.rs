@@ -16,6 +16,7 @@ use crate::acl::Acl;
 use crate::config::{listener_from_flag, Config, TransportKind};
 use crate::core::engine::{Engine, IvrSetup, ListenerInfo};
 use crate::core::media::MediaCalls;
+use crate::core::queue_history::QueueHistory;
 use crate::core::registry::Registry;
 use crate::ivr::setup::{build_queues, IvrParts, QUEUE_FALLBACK_TO_SCENARIO};
 use crate::transport::{self, EdgeStats, Sender};
@@ -236,6 +237,8 @@ async fn serve(
     };
     let queues = build_queues(&queue_cfgs, &store)?;
     let api_state = ivr.api_state(store.clone(), queues.clone());
+    let queue_history =
+        QueueHistory::start(store.clone()).context("cannot start the queue history")?;
     let registry = Registry::load(store, &cfg.server.realm, algorithms, reg_cfg)?;
     let media = if cfg.media.anchor {
         let dir = cfg.server.data_dir.join("recordings");
@@ -266,6 +269,7 @@ async fn serve(
             queue_kick: queues.kick.clone(),
             queue_login: cfg.services.queue_login.clone(),
             queue_pause: cfg.services.queue_pause.clone(),
+            queue_history: Some(queue_history),
         }),
     );
     let http = TcpListener::bind(cfg.server.http)

@@ -435,10 +435,12 @@ impl Acd {
         self.remove_waiter(&caller);
         let wait = ms_since(now, arrived);
         let mut wrap_up_ms = 0;
+        let mut within_sl = false;
         if let Some(q) = self.queues.get_mut(&offer.queue) {
             q.stats.answered += 1;
             q.stats.total_wait_ms += wait;
-            if wait <= q.cfg.service_level_ms {
+            within_sl = wait <= q.cfg.service_level_ms;
+            if within_sl {
                 q.stats.answered_within_sl += 1;
             }
             wrap_up_ms = q.cfg.wrap_up_ms;
@@ -464,7 +466,13 @@ impl Acd {
         self.event(
             &caller,
             EventKind::QueueAnswered,
-            json!({ "queue": offer.queue, "member": member, "offer_id": offer_id, "wait_ms": wait }),
+            json!({
+                "queue": offer.queue,
+                "member": member,
+                "offer_id": offer_id,
+                "wait_ms": wait,
+                "within_service_level": within_sl,
+            }),
         );
         self.settle(now);
         Ok(())

@@ -91,7 +91,7 @@ pub struct ApiState {
 /// | GET | `/prompts`, `/prompts/{id}`, `/prompts/{id}/audio` | viewer |
 /// | GET | `/calls?limit=N&before=KEY`, `/calls/live`, `/calls/{call_id}` | viewer |
 /// | PUT | `/test/clock` | admin |
-/// | GET | `/queues` | viewer |
+/// | GET | `/queues`, `/queues/{name}/history?from=DATE&to=DATE&interval=hour\|day\|all` | viewer |
 /// | POST | `/queues/members/{user}` (`{"action": "login"\|"logout"\|"pause"\|"unpause", "reason"}`) | operator |
 pub fn router(state: ApiState) -> Router {
     let api = Router::new()
@@ -120,6 +120,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/test/clock", put(test_clock::set))
         .route("/queues", get(queues::list))
         .route("/queues/members/{user}", post(queues::member))
+        .route("/queues/{name}/history", get(queues::history))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

@@ -30,6 +30,7 @@ use super::line_test;
 use super::media::{
     begin_recording, finish_recording, leg_stats, CallFacts, CallMedia, MediaCalls,
 };
+use super::queue_history::QueueHistory;
 use super::queues::{QueueAction, Queues};
 use super::registry::{GuardedReply, Registry};
 use crate::ivr::loaded::LoadedScenario;
@@ -141,6 +142,8 @@ pub struct IvrSetup {
     /// Feature codes: log in/out of the queues, pause/resume (empty = off).
     pub queue_login: String,
     pub queue_pause: String,
+    /// Stores each caller's passage through a queue, for reports.
+    pub queue_history: Option<QueueHistory>,
 }
 
 impl Engine {
@@ -153,7 +156,7 @@ impl Engine {
         max_transactions: usize,
         media: Option<MediaCalls>,
         line_test: Option<String>,
-        ivr: Option<IvrSetup>,
+        mut ivr: Option<IvrSetup>,
     ) -> Engine {
         let (host_tx, host_rx) = mpsc::channel(1024);
         Engine {
@@ -188,7 +191,10 @@ impl Engine {
             host_tx,
             host_rx: Some(host_rx),
             callcenter: ivr.as_ref().and_then(|i| i.callcenter.clone()),
-            queues: Queues::new(ivr.as_ref().map(|i| i.acd.clone()).unwrap_or_default()),
+            queues: Queues::new(
+                ivr.as_ref().map(|i| i.acd.clone()).unwrap_or_default(),
+                ivr.as_mut().and_then(|i| i.queue_history.take()),
+            ),
             queue_kick: ivr
                 .as_ref()
                 .map(|i| i.queue_kick.clone())

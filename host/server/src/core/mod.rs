@@ -7,6 +7,7 @@ pub mod host_call;
 pub mod ids;
 pub mod line_test;
 pub mod media;
+pub mod queue_history;
 pub mod queues;
 pub mod registry;
 

@@ -15,6 +15,7 @@ use madoguchi_acd::{Acd, CallerId, Command, FallbackReason, OfferFailure, OfferI
 use tracing::{debug, info, warn};
 
 use super::host_call::HostMsg;
+use super::queue_history::QueueHistory;
 
 /// What the engine must do for the queues.
 #[derive(Debug)]
@@ -48,15 +49,18 @@ pub struct Queues {
     by_offer: HashMap<(OfferId, String), u64>,
     /// B2BUA transfer id → the caller connected through the queue (for `call_ended`).
     connected: HashMap<u64, String>,
+    /// Where each caller's passage is stored for reports (none in unit setups).
+    history: Option<QueueHistory>,
 }
 
 impl Queues {
-    pub fn new(acd: Arc<Mutex<Acd>>) -> Queues {
+    pub fn new(acd: Arc<Mutex<Acd>>, history: Option<QueueHistory>) -> Queues {
         Queues {
             acd,
             ringing: HashMap::new(),
             by_offer: HashMap::new(),
             connected: HashMap::new(),
+            history,
         }
     }
 
@@ -226,13 +230,18 @@ impl Queues {
                     caller,
                     kind,
                     detail,
-                } => out.push(QueueAction::Tell {
-                    caller: caller.0,
-                    msg: HostMsg::QueueEvent {
-                        kind: kind.as_str().to_string(),
-                        detail,
-                    },
-                }),
+                } => {
+                    if let Some(h) = &mut self.history {
+                        h.observe(&caller.0, kind, &detail);
+                    }
+                    out.push(QueueAction::Tell {
+                        caller: caller.0,
+                        msg: HostMsg::QueueEvent {
+                            kind: kind.as_str().to_string(),
+                            detail,
+                        },
+                    })
+                }
             }
         }
         out
