@@ -277,7 +277,7 @@ fn members_log_out_and_pause_with_feature_codes() {
     .unwrap();
     let scenario = write_scenario(dir.path());
     let server = Server::start(ServerOptions {
-        data: Some(data),
+        data: Some(data.clone()),
         extra_args: ivr_server_args(Some(&config), &scenario),
         ..ServerOptions::default()
     })
@@ -329,4 +329,34 @@ fn members_log_out_and_pause_with_feature_codes() {
         "{}",
         state("1001")
     );
+
+    // Log-in and pause survive a restart: 1001 pauses by phone, 1002 logs out by the API.
+    dial("*46");
+    let (status, body) = api
+        .send(
+            "POST",
+            "/queues/members/1002",
+            &json!({ "action": "logout" }),
+        )
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    // Presences are written behind the SIP path within milliseconds; leave it a second
+    // before the crash.
+    std::thread::sleep(Duration::from_secs(1));
+    let mut server = server;
+    server.kill9();
+    let again = Server::start(ServerOptions {
+        users: vec![],
+        data: Some(data.clone()),
+        extra_args: ivr_server_args(Some(&config), &scenario),
+        ..ServerOptions::default()
+    })
+    .unwrap();
+    let api = Api::new(again.http, &token);
+    let (_, q) = api.get("/queues").unwrap();
+    let members = &q["queues"][0]["live"]["members"];
+    assert_eq!(members[0][0], "1001", "{q}");
+    assert_eq!(members[0][1]["state"], "paused", "{q}");
+    assert_eq!(members[1][0], "1002", "{q}");
+    assert_eq!(members[1][1]["state"], "logged-out", "{q}");
 }

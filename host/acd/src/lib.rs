@@ -51,4 +51,5 @@ pub use command::{
 pub use config::{QueueConfig, Strategy, MAX_DURATION_MS, MIN_RING_TIMEOUT_MS};
 pub use error::AcdError;
 pub use machine::{Acd, Admission, AUTO_PAUSE_REASON, HISTORY_LEN};
+pub use member::Presence;
 pub use stats::{MemberCounts, PeriodStats, QueueSnapshot};

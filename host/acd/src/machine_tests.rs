@@ -968,3 +968,63 @@ fn every_queue_step_lands_in_the_callers_event_log() {
     let s = h.acd.period_stats("q").unwrap();
     assert_eq!((s.ended, s.total_talk_ms, s.missed_offers), (1, 60_000, 1));
 }
+
+// ---- presence kept across restarts ------------------------------------------------------
+
+#[test]
+fn presence_is_log_in_and_pause_apart_from_calls_and_restores() {
+    use crate::Presence;
+    let mut h = H::new(cfg(&["sato", "suzuki", "tanaka"], Strategy::LongestIdle));
+    h.login(&["sato", "suzuki"], 0);
+    h.acd.member_pause("suzuki", "昼休み", h.at(0)).unwrap();
+    // sato takes a call: its presence is still "in", and pausing mid-call shows as paused.
+    h.arrive("c1", 0, 10);
+    let (offer, _, _) = one_offer(&h.drain());
+    h.acd.offer_answered(offer, "sato", h.at(20)).unwrap();
+    let got: Vec<(String, Presence)> = h.acd.presences().map(|(m, p)| (m.to_string(), p)).collect();
+    assert_eq!(
+        got,
+        [
+            ("sato".to_string(), Presence::In),
+            (
+                "suzuki".to_string(),
+                Presence::Paused {
+                    reason: "昼休み".into()
+                }
+            ),
+            ("tanaka".to_string(), Presence::Out),
+        ]
+    );
+    let changes = h.acd.presence_changes();
+    h.acd.member_pause("sato", "研修", h.at(30)).unwrap();
+    assert!(h.acd.presence_changes() > changes);
+    assert_eq!(h.acd.member_state("sato"), Some(MemberState::OnCall));
+    assert!(h.acd.presences().any(|(m, p)| m == "sato"
+        && p == Presence::Paused {
+            reason: "研修".into()
+        }));
+
+    // A new machine (a restart) given the kept presences is in the same state.
+    let mut fresh = H::new(cfg(&["sato", "suzuki", "tanaka"], Strategy::LongestIdle));
+    for (m, p) in &got {
+        fresh.acd.restore_presence(m, p, fresh.at(0)).unwrap();
+    }
+    assert_eq!(fresh.acd.member_state("sato"), Some(MemberState::Available));
+    assert_eq!(
+        fresh.acd.member_state("suzuki"),
+        Some(MemberState::Paused {
+            reason: "昼休み".into()
+        })
+    );
+    assert_eq!(
+        fresh.acd.member_state("tanaka"),
+        Some(MemberState::LoggedOut)
+    );
+    // Users in no queue are never restored.
+    assert!(matches!(
+        fresh
+            .acd
+            .restore_presence("ghost", &Presence::In, fresh.at(0)),
+        Err(AcdError::NotAMember(_))
+    ));
+}

@@ -3,7 +3,22 @@
 
 use std::time::Instant;
 
+use serde::{Deserialize, Serialize};
+
 use crate::command::{CallerId, MemberState, OfferId};
+
+/// What a member chose (log-in and pause), as opposed to what calls make it: the part of
+/// its state worth keeping across a restart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "presence", rename_all = "kebab-case")]
+pub enum Presence {
+    /// Logged in and taking queue calls.
+    In,
+    /// Logged in, taking no queue calls, for `reason`.
+    Paused { reason: String },
+    /// Logged out.
+    Out,
+}
 
 /// The independent facts about a member; [`Member::state`] derives the one state shown.
 /// They are kept apart because they overlap: a member can pause during a call, take a
@@ -43,6 +58,17 @@ impl Member {
             idle_since: now,
             misses: 0,
             reported: MemberState::LoggedOut,
+        }
+    }
+
+    /// Log-in and pause, apart from calls.
+    pub fn presence(&self) -> Presence {
+        match (&self.paused, self.logged_in) {
+            (_, false) => Presence::Out,
+            (Some(reason), true) => Presence::Paused {
+                reason: reason.clone(),
+            },
+            (None, true) => Presence::In,
         }
     }
 

@@ -92,6 +92,9 @@ pub struct Acd {
     next_offer: OfferId,
     next_seq: u64,
     out: VecDeque<Command>,
+    /// Bumped whenever a member logs in or out, pauses or unpauses: hosts that keep
+    /// presences compare it instead of scanning every member on every turn.
+    presence_changes: u64,
 }
 
 impl std::fmt::Debug for Acd {
@@ -318,6 +321,7 @@ impl Acd {
 
     /// The member starts taking queue calls (feature code or API).
     pub fn member_login(&mut self, member: &str, now: Instant) -> Result<(), AcdError> {
+        self.presence_changes += 1;
         let m = self.queue_member(member, now)?;
         if !m.logged_in {
             m.logged_in = true;
@@ -331,6 +335,7 @@ impl Acd {
     /// The member stops taking queue calls; an offer ringing it is withdrawn.
     pub fn member_logout(&mut self, member: &str, now: Instant) -> Result<(), AcdError> {
         self.queue_member(member, now)?.logged_in = false;
+        self.presence_changes += 1;
         self.withdraw(member);
         self.settle(now);
         Ok(())
@@ -345,6 +350,7 @@ impl Acd {
         now: Instant,
     ) -> Result<(), AcdError> {
         self.queue_member(member, now)?.paused = Some(reason.to_string());
+        self.presence_changes += 1;
         self.withdraw(member);
         self.settle(now);
         Ok(())
@@ -352,6 +358,7 @@ impl Acd {
 
     /// The member is back from a break (also clears an automatic "no answer" pause).
     pub fn member_unpause(&mut self, member: &str, now: Instant) -> Result<(), AcdError> {
+        self.presence_changes += 1;
         let m = self.queue_member(member, now)?;
         m.paused = None;
         m.misses = 0;

@@ -6,13 +6,47 @@ use std::time::Instant;
 use super::{ms_since, Acd};
 use crate::command::{CallerId, MemberState};
 use crate::config::QueueConfig;
-use crate::member::Member;
+use crate::member::{Member, Presence};
 use crate::stats::{MemberCounts, PeriodStats, QueueSnapshot};
 
 impl Acd {
     /// A member's state (`None` for a user in no queue and on no call).
     pub fn member_state(&self, member: &str) -> Option<MemberState> {
         self.members.get(member).map(Member::state)
+    }
+
+    /// Log-in and pause of every member of some queue, in name order: what a host keeps
+    /// across restarts (calls are not kept: they end with the process).
+    pub fn presences(&self) -> impl Iterator<Item = (&str, Presence)> {
+        self.members
+            .iter()
+            .filter(|(name, _)| self.in_any_queue(name))
+            .map(|(name, m)| (name.as_str(), m.presence()))
+    }
+
+    /// A counter that changes whenever some member's [`Presence`] may have changed.
+    pub fn presence_changes(&self) -> u64 {
+        self.presence_changes
+    }
+
+    /// Restores a member's log-in and pause (at start, from what was kept).
+    pub fn restore_presence(
+        &mut self,
+        member: &str,
+        presence: &Presence,
+        now: Instant,
+    ) -> Result<(), crate::AcdError> {
+        match presence {
+            Presence::In => {
+                self.member_login(member, now)?;
+                self.member_unpause(member, now)
+            }
+            Presence::Paused { reason } => {
+                self.member_login(member, now)?;
+                self.member_pause(member, reason, now)
+            }
+            Presence::Out => self.member_logout(member, now),
+        }
     }
 
     /// The caller's place in its queue (1 = next), while waiting.

@@ -117,6 +117,7 @@ impl Acd {
                 if auto_pause_after > 0 && m.misses >= auto_pause_after && m.paused.is_none() {
                     m.paused = Some(AUTO_PAUSE_REASON.to_string());
                     auto_paused = true;
+                    self.presence_changes += 1;
                     tracing::info!(
                         member,
                         misses = m.misses,

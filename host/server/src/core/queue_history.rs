@@ -1,5 +1,7 @@
 //! Queue history on disk: each caller's passage through a queue as one record in redb
-//! (`queue.calls`), so reports cover any period and survive restarts (R-OPS-5).
+//! (`queue.calls`), so reports cover any period and survive restarts (R-OPS-5); and each
+//! member's log-in and pause (`queue.members`), so a restart does not log staff back in or
+//! end their break.
 //!
 //! The core feeds the ACD's events to a [`Ledger`] on its own thread of control and hands
 //! the records to a write-behind thread, which batches bursts into one transaction: the
@@ -9,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::mpsc as std_mpsc;
 
 use madoguchi_acd::history::{period_key_range, summarize, Interval, Ledger, QueueCallRecord};
-use madoguchi_acd::{EventKind, PeriodStats};
+use madoguchi_acd::{Acd, EventKind, PeriodStats, Presence};
 use madoguchi_store::{Store, StoreError};
 use serde_json::{json, Value};
 use tracing::warn;
@@ -17,14 +19,27 @@ use tracing::warn;
 /// The table of [`QueueCallRecord`]s, keyed by [`QueueCallRecord::key`].
 pub const QUEUE_CALLS_TABLE: &str = "queue.calls";
 
+/// Each queue member's [`Presence`], keyed by user.
+pub const QUEUE_MEMBERS_TABLE: &str = "queue.members";
+
 /// The most records one report reads (about a year of a busy municipal queue).
 pub const REPORT_MAX_RECORDS: usize = 1_000_000;
 
-/// Follows queue events and stores the records they settle.
+/// What the write-behind thread writes.
+#[derive(Debug)]
+enum Write {
+    Call(QueueCallRecord),
+    Presence(String, Presence),
+}
+
+/// Follows queue events and member presences and stores what changed.
 #[derive(Debug)]
 pub struct QueueHistory {
     ledger: Ledger,
-    tx: std_mpsc::Sender<QueueCallRecord>,
+    tx: std_mpsc::Sender<Write>,
+    /// Presences as last written, and the ACD's change counter then.
+    presences: HashMap<String, Presence>,
+    presence_changes: Option<u64>,
 }
 
 impl QueueHistory {
@@ -37,35 +52,86 @@ impl QueueHistory {
         Ok(QueueHistory {
             ledger: Ledger::new(),
             tx,
+            presences: HashMap::new(),
+            presence_changes: None,
         })
     }
 
     /// Takes one ACD event of `caller` (at the system clock's now).
     pub fn observe(&mut self, caller: &str, kind: EventKind, detail: &Value) {
-        if let Some(record) = self
-            .ledger
-            .observe(caller, kind, detail, super::unix_now_ms())
-        {
-            let _ = self.tx.send(record);
+        let now_ms = super::unix_now_ms();
+        if let Some(record) = self.ledger.observe(caller, kind, detail, now_ms) {
+            let _ = self.tx.send(Write::Call(record));
+        }
+    }
+
+    /// Stores the presences that changed since the last call (cheap when none did).
+    pub fn sync_presences(&mut self, acd: &Acd) {
+        if self.presence_changes == Some(acd.presence_changes()) {
+            return;
+        }
+        self.presence_changes = Some(acd.presence_changes());
+        for (member, p) in acd.presences() {
+            if self.presences.get(member) != Some(&p) {
+                self.presences.insert(member.to_string(), p.clone());
+                let _ = self.tx.send(Write::Presence(member.to_string(), p));
+            }
         }
     }
 }
 
-/// Writes records as they come, a burst per transaction (the latest version of a record
-/// wins within a burst).
-fn write_behind(store: Store, rx: std_mpsc::Receiver<QueueCallRecord>) {
+/// Applies the kept presences to freshly configured queues; members with none kept log in.
+pub fn restore_presences(
+    acd: &mut Acd,
+    store: &Store,
+    now: std::time::Instant,
+) -> Result<(), StoreError> {
+    let kept: HashMap<String, Presence> = store
+        .list_json::<Presence>(QUEUE_MEMBERS_TABLE)?
+        .into_iter()
+        .collect();
+    let members: Vec<String> = acd.presences().map(|(m, _)| m.to_string()).collect();
+    for m in members {
+        let p = kept.get(&m).cloned().unwrap_or(Presence::In);
+        if let Err(e) = acd.restore_presence(&m, &p, now) {
+            warn!(member = m, error = %e, "cannot restore the member's presence");
+        }
+    }
+    Ok(())
+}
+
+/// Writes what comes, a burst per transaction (within a burst the latest version of a
+/// record or presence wins).
+fn write_behind(store: Store, rx: std_mpsc::Receiver<Write>) {
     while let Ok(first) = rx.recv() {
-        let mut batch: HashMap<String, QueueCallRecord> = HashMap::new();
-        batch.insert(first.key(), first);
-        while let Ok(r) = rx.try_recv() {
-            batch.insert(r.key(), r);
-            if batch.len() >= 512 {
-                break;
+        let mut calls: HashMap<String, QueueCallRecord> = HashMap::new();
+        let mut presences: HashMap<String, Presence> = HashMap::new();
+        let mut take = |w: Write| match w {
+            Write::Call(r) => {
+                calls.insert(r.key(), r);
+            }
+            Write::Presence(m, p) => {
+                presences.insert(m, p);
+            }
+        };
+        take(first);
+        for _ in 0..511 {
+            match rx.try_recv() {
+                Ok(w) => take(w),
+                Err(_) => break,
             }
         }
-        let rows: Vec<(String, QueueCallRecord)> = batch.into_iter().collect();
-        if let Err(e) = store.put_json_many(QUEUE_CALLS_TABLE, &rows) {
-            warn!(records = rows.len(), error = %e, "cannot store queue history");
+        if !calls.is_empty() {
+            let rows: Vec<(String, QueueCallRecord)> = calls.into_iter().collect();
+            if let Err(e) = store.put_json_many(QUEUE_CALLS_TABLE, &rows) {
+                warn!(records = rows.len(), error = %e, "cannot store queue history");
+            }
+        }
+        if !presences.is_empty() {
+            let rows: Vec<(String, Presence)> = presences.into_iter().collect();
+            if let Err(e) = store.put_json_many(QUEUE_MEMBERS_TABLE, &rows) {
+                warn!(members = rows.len(), error = %e, "cannot store member presences");
+            }
         }
     }
 }
@@ -174,5 +240,52 @@ mod tests {
         assert!(!r.truncated);
         let other = report(&store, "other", now - 60_000, now + 60_000, 0).unwrap();
         assert_eq!(other.total.offered, 0);
+    }
+
+    #[test]
+    fn presences_are_kept_and_restored_and_new_members_log_in() {
+        use madoguchi_acd::{MemberState, QueueConfig};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let now = std::time::Instant::now();
+        let queue = || QueueConfig::new("section", &["1001", "1002", "1003"], "scenario");
+        let mut acd = Acd::new();
+        acd.configure(queue(), now).unwrap();
+        restore_presences(&mut acd, &store, now).unwrap();
+        assert_eq!(acd.member_state("1003"), Some(MemberState::Available));
+        acd.member_pause("1001", "研修", now).unwrap();
+        acd.member_logout("1002", now).unwrap();
+        let mut h = QueueHistory::start(store.clone()).unwrap();
+        h.sync_presences(&acd);
+        // Unchanged since: nothing more is sent.
+        h.sync_presences(&acd);
+        drop(h);
+        let mut kept = 0;
+        for _ in 0..200 {
+            kept = store
+                .list_json::<Presence>(QUEUE_MEMBERS_TABLE)
+                .unwrap()
+                .len();
+            if kept == 3 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(kept, 3);
+        // The restart: a new machine with a fourth member.
+        let mut fresh = Acd::new();
+        let mut q = queue();
+        q.members.push("1004".into());
+        fresh.configure(q, now).unwrap();
+        restore_presences(&mut fresh, &store, now).unwrap();
+        assert_eq!(
+            fresh.member_state("1001"),
+            Some(MemberState::Paused {
+                reason: "研修".into()
+            })
+        );
+        assert_eq!(fresh.member_state("1002"), Some(MemberState::LoggedOut));
+        assert_eq!(fresh.member_state("1003"), Some(MemberState::Available));
+        assert_eq!(fresh.member_state("1004"), Some(MemberState::Available));
     }
 }

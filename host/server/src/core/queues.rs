@@ -169,7 +169,10 @@ impl Queues {
     /// The machine's pending commands as engine actions.
     pub fn drain(&mut self) -> Vec<QueueAction> {
         let commands: Vec<Command> = {
-            let mut acd = self.acd();
+            let mut acd = self.acd.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(h) = &mut self.history {
+                h.sync_presences(&acd);
+            }
             std::iter::from_fn(|| acd.poll_command()).collect()
         };
         let mut out = Vec::new();

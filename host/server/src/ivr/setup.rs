@@ -17,6 +17,7 @@ use tracing::{info, warn};
 
 use super::Ivr;
 use crate::api::{ApiHooks, ApiState, RegistryEnv};
+use crate::core::queue_history::restore_presences;
 
 /// The version given to plugins installed from a directory (the demo's bundled plugins).
 pub const BUNDLED_PLUGIN_VERSION: &str = "0.1.0";
@@ -191,7 +192,7 @@ pub struct QueueHandle {
 }
 
 /// Builds the queues from the configuration: each checked (members are users, the fallback
-/// resolves) and every member logged in (log-in state is not kept across restarts).
+/// resolves); members get back the log-in and pause they had (new members log in).
 pub fn build_queues(queues: &[QueueConfig], store: &Store) -> Result<QueueHandle> {
     let mut acd = Acd::new();
     let now = std::time::Instant::now();
@@ -203,11 +204,10 @@ pub fn build_queues(queues: &[QueueConfig], store: &Store) -> Result<QueueHandle
         }
         acd.configure(q.clone(), now)
             .map_err(|e| anyhow!("queue {}: {e}", q.name))?;
-        for m in &q.members {
-            let _ = acd.member_login(m, now);
-        }
         info!(queue = %q.name, members = ?q.members, strategy = ?q.strategy, "call queue ready");
     }
+    // Staff stay logged out or on their break across a restart; the rest log in.
+    restore_presences(&mut acd, store, now).context("cannot read the queue members' presences")?;
     Ok(QueueHandle {
         acd: Arc::new(Mutex::new(acd)),
         kick: Arc::new(tokio::sync::Notify::new()),
