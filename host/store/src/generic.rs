@@ -78,6 +78,30 @@ impl Store {
         tx.commit().map_err(db)
     }
 
+    /// Writes `value` under `key` in `table` and, in the same transaction, `key` under
+    /// `index_key` in `index_table`: a record and its secondary index never disagree.
+    pub fn put_json_indexed<T: Serialize>(
+        &self,
+        table: &str,
+        key: &str,
+        value: &T,
+        index_table: &str,
+        index_key: &str,
+    ) -> Result<(), StoreError> {
+        let def = check_name(table)?;
+        let index = check_name(index_table)?;
+        let bytes = serde_json::to_vec(value).map_err(|e| codec(table, key, e))?;
+        let key_json = serde_json::to_vec(key).map_err(|e| codec(index_table, index_key, e))?;
+        let tx = self.db().begin_write().map_err(db)?;
+        {
+            let mut t = tx.open_table(def).map_err(db)?;
+            t.insert(key, bytes.as_slice()).map_err(db)?;
+            let mut i = tx.open_table(index).map_err(db)?;
+            i.insert(index_key, key_json.as_slice()).map_err(db)?;
+        }
+        tx.commit().map_err(db)
+    }
+
     /// Reads `key` from `table`; `None` if the key or the table does not exist.
     pub fn get_json<T: DeserializeOwned>(
         &self,
@@ -197,5 +221,20 @@ mod tests {
         assert!(none.is_empty());
         let backwards: Vec<(String, u32)> = store.range_json("test.rows", "z", "a", 10).unwrap();
         assert!(backwards.is_empty());
+    }
+
+    #[test]
+    fn an_indexed_record_is_found_through_its_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::Store::open(dir.path()).unwrap();
+        store
+            .put_json_indexed("test.calls", "0001-abc", &7u32, "test.calls_by_id", "abc")
+            .unwrap();
+        let key: String = store.get_json("test.calls_by_id", "abc").unwrap().unwrap();
+        assert_eq!(key, "0001-abc");
+        assert_eq!(store.get_json::<u32>("test.calls", &key).unwrap(), Some(7));
+        assert!(store
+            .put_json_indexed("test.calls", "k", &1u32, "store.bad", "k")
+            .is_err());
     }
 }

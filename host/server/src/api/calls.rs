@@ -13,8 +13,8 @@ use serde_json::Value;
 use super::error::{blocking, ApiError, QueryParams};
 use super::ApiState;
 
-/// The table the IVR core writes one JSON record per call into.
-pub const CALLS_TABLE: &str = "ivr.calls";
+/// The table the IVR core writes one JSON record per call into, and its index by Call-ID.
+pub use crate::ivr::log::{CALLS_BY_ID_TABLE, CALLS_TABLE};
 const CALLS: TableDefinition<&str, &[u8]> = TableDefinition::new(CALLS_TABLE);
 
 /// Answers are capped so one request cannot read the whole history.
@@ -69,6 +69,18 @@ pub async fn one(
 ) -> Result<Json<Value>, ApiError> {
     let store = state.store.clone();
     blocking(move || {
+        // The index first; records stored before it existed are found by a scan.
+        let indexed: Option<String> = store
+            .get_json(CALLS_BY_ID_TABLE, &call_id)
+            .map_err(|e| ApiError::internal(format!("store: {e}")))?;
+        if let Some(key) = indexed {
+            let record: Option<Value> = store
+                .get_json(CALLS_TABLE, &key)
+                .map_err(|e| ApiError::internal(format!("store: {e}")))?;
+            if let Some(r) = record {
+                return Ok(Json(r));
+            }
+        }
         let tx = store.db().begin_read().map_err(db)?;
         let table = match tx.open_table(CALLS) {
             Ok(t) => t,

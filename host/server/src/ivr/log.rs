@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 /// The store table of [`CallRecord`]s, keyed `{started_unix_ms:016}-{call_id}` so that a
 /// range scan lists calls in time order.
 pub const CALLS_TABLE: &str = "ivr.calls";
+/// Call-ID → the record's key in [`CALLS_TABLE`] (the newest record of that Call-ID).
+pub const CALLS_BY_ID_TABLE: &str = "ivr.calls_by_id";
 
 /// One thing that happened in a call.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use tracing::{info, warn, Instrument};
 
 use super::loaded::LoadedScenario;
-use super::log::{CallRecord, EventLog, CALLS_TABLE};
+use super::log::{CallRecord, EventLog, CALLS_BY_ID_TABLE, CALLS_TABLE};
 use super::machine::{prompt_name, target_name, Command, IvrMachine, NodeRunner, Outcome};
 use super::queue_audio;
 use crate::core::host_call::{failure_of, AdoptedMedia, HostMsg, HostReq};
@@ -281,7 +281,11 @@ async fn run_inner(mut call: IvrCall) {
     };
     let store = call.store.clone();
     let key = record.key();
-    match tokio::task::spawn_blocking(move || store.put_json(CALLS_TABLE, &key, &record)).await {
+    let stored = tokio::task::spawn_blocking(move || {
+        let call_id = record.call_id.clone();
+        store.put_json_indexed(CALLS_TABLE, &key, &record, CALLS_BY_ID_TABLE, &call_id)
+    });
+    match stored.await {
         Ok(Ok(())) => {}
         _ => warn!("call record not stored"),
     }
