@@ -22,6 +22,15 @@ fn the_demo_answers_the_did_and_reaches_the_call_center_on_1003() {
         ..ServerOptions::default()
     })
     .unwrap();
+    // The plugins were compiled once and kept by SHA-256 for the next start.
+    let cached = std::fs::read_dir(data.path().join("plugin-cache"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
+        })
+        .count();
+    assert!(cached >= 5, "{cached} compiled plugins cached");
     // The demo wrote its admin token.
     let token = std::fs::read_to_string(data.path().join("admin-token")).unwrap();
     let api = Api::new(server.http, token.trim());

@@ -88,6 +88,20 @@ fn busy_on_every_device_gives_486() {
 }
 
 #[test]
+fn unknown_number_gives_404_and_a_user_without_devices_480() {
+    let server = Server::start(ServerOptions::default()).unwrap();
+    Sipp::new("caller_not_found.xml", server.sip)
+        .service("9999")
+        .run()
+        .unwrap();
+    // 1002 exists but nothing is registered for it.
+    Sipp::new("caller_unavailable.xml", server.sip)
+        .service("1002")
+        .run()
+        .unwrap();
+}
+
+#[test]
 fn registrations_survive_a_restart() {
     let data = tempfile::tempdir().unwrap();
     let opts = || ServerOptions {

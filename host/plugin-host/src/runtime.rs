@@ -230,7 +230,11 @@ impl Runtime {
                 let tmp = format!("{file}.tmp{}", std::process::id());
                 let written = dir
                     .create(&tmp)
-                    .and_then(|mut f| f.write_all(&artifact))
+                    .and_then(|mut f| {
+                        f.write_all(&artifact)?;
+                        // On disk before the rename, so a crash never leaves a torn artifact.
+                        f.sync_all()
+                    })
                     .and_then(|()| dir.rename(&tmp, dir, &file));
                 if let Err(e) = written {
                     tracing::warn!(file, "cannot cache compiled plugin: {e}");

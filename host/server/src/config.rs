@@ -237,6 +237,28 @@ impl Default for RegistrarSection {
     }
 }
 
+/// The dotted key (`listener.address`) whose `key = value` line holds byte `at`, for errors:
+/// toml's own message names the key only for some errors.
+fn key_at(text: &str, at: usize) -> Option<String> {
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next()?;
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim();
+    if key.is_empty() || key.starts_with('#') {
+        return None;
+    }
+    let table = text[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim());
+    Some(match table {
+        Some(t) if !t.is_empty() => format!("{t}.{key}"),
+        _ => key.to_string(),
+    })
+}
+
 impl Config {
     /// Reads and checks a config file; errors name the file, line and key.
     pub fn load(path: &Path) -> Result<Config> {
@@ -248,14 +270,15 @@ impl Config {
     /// Parses config text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Config> {
         let cfg: Config = toml::from_str(text).map_err(|e| {
-            let place = e
-                .span()
-                .map(|s| {
-                    let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
-                    format!(":{line}")
-                })
-                .unwrap_or_default();
-            anyhow::anyhow!("{origin}{place}: {}", e.message())
+            let Some(span) = e.span() else {
+                return anyhow::anyhow!("{origin}: {}", e.message());
+            };
+            let start = span.start.min(text.len());
+            let line = text[..start].matches('\n').count() + 1;
+            match key_at(text, start) {
+                Some(key) => anyhow::anyhow!("{origin}:{line}: {key}: {}", e.message()),
+                None => anyhow::anyhow!("{origin}:{line}: {}", e.message()),
+            }
         })?;
         cfg.check(origin)?;
         Ok(cfg)
@@ -345,10 +368,16 @@ mod tests {
     }
 
     #[test]
-    fn bad_value_names_line() {
+    fn bad_value_names_file_line_and_key() {
         let text = "[[listener]]\ntransport = \"udp\"\naddress = \"not-an-addr\"\n";
         let err = Config::parse(text, "x.toml").unwrap_err().to_string();
-        assert!(err.starts_with("x.toml:3:"), "{err}");
+        assert!(err.starts_with("x.toml:3: listener.address:"), "{err}");
+        let text = "[registrar]\nmax_contacts = \"ten\"\n";
+        let err = Config::parse(text, "y.toml").unwrap_err().to_string();
+        assert!(
+            err.starts_with("y.toml:2: registrar.max_contacts:"),
+            "{err}"
+        );
     }
 
     #[test]

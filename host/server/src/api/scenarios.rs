@@ -176,7 +176,9 @@ enum Action {
 }
 
 /// Publishes or rolls back, then tells the server (which loads the version's plugins: both
-/// on the blocking pool).
+/// on the blocking pool). The version is validated again first: a plugin or prompt it needs
+/// may have been removed since it was uploaded (only live versions pin their plugins), and
+/// a version that cannot load must not become the one the DIDs point at.
 async fn make_live(
     state: ApiState,
     caller: Caller,
@@ -187,6 +189,17 @@ async fn make_live(
     blocking(move || {
         let who = caller.who();
         let s = &state.scenarios;
+        if let Some(stored) = s.get(&name, body.version)? {
+            let env = RegistryEnv::new(&state.plugins, &state.prompts);
+            madoguchi_scenario::validate(stored.document.as_bytes(), &env).map_err(|r| {
+                let mut err = ApiError::from(r);
+                err.message = format!(
+                    "version {} of {name:?} can no longer go live: {}",
+                    body.version, err.message
+                );
+                err
+            })?;
+        }
         let entry = match action {
             Action::Publish => s.publish(&name, body.version, &who, &body.why)?,
             Action::Rollback => s.rollback(&name, body.version, &who, &body.why)?,

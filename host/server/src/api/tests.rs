@@ -521,6 +521,43 @@ async fn plugins_upload_list_and_delete_refused_while_live() {
         f.get("/api/v1/plugins/transfer/0.1.0").await.status,
         StatusCode::NOT_FOUND
     );
+
+    // A stored version whose plugin was removed after its upload cannot go live: the publish
+    // is refused naming the plugin, and version 1 stays live.
+    let a = f
+        .admin_post("/api/v1/plugins/announce/0.2.0", built("announce"))
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED);
+    let mut doc = scenario("zama", "0462000001");
+    doc["nodes"]["bye"]["plugin"] = json!("announce@0.2.0");
+    let a = f.admin_post("/api/v1/scenarios", doc.to_string()).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.json());
+    assert_eq!(a.json()["version"], 2);
+    let a = f
+        .call(
+            Method::DELETE,
+            "/api/v1/plugins/announce/0.2.0",
+            Some(&f.admin),
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.json());
+    let a = f
+        .admin_post(
+            "/api/v1/scenarios/zama/publish",
+            json!({"version": 2}).to_string(),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.json());
+    let error = a.json()["error"].as_str().unwrap().to_string();
+    assert!(
+        error.contains("announce@0.2.0") && error.contains("version 2"),
+        "{error}"
+    );
+    assert_eq!(
+        f.get("/api/v1/scenarios/zama").await.json()["live"]["version"],
+        1
+    );
 }
 
 #[tokio::test]

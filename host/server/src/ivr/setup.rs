@@ -54,8 +54,10 @@ impl IvrParts {
             Some(c) => c.clone(),
             None => Arc::new(SystemClock),
         };
+        // Compiled plugins are kept by SHA-256, so a restart loads them instead of compiling.
         let runtime = Runtime::new(RuntimeConfig {
             clock,
+            cache_dir: Some(open_dir(&data_dir.join("plugin-cache"))?),
             ..RuntimeConfig::default()
         })
         .context("cannot start the plugin runtime")?;

@@ -55,9 +55,21 @@ impl NodeRunner for Runner<'_> {
             .scenario
             .node(node)
             .ok_or_else(|| format!("no node {node:?}"))?;
-        n.plugin
-            .node_step(&self.ctx, input, event)
-            .map_err(|e| e.to_string())
+        off_executor(|| n.plugin.node_step(&self.ctx, input, event)).map_err(|e| e.to_string())
+    }
+}
+
+/// Runs a plugin call (up to its deadline, 10 ms by default) without holding an executor
+/// worker: on tokio's multi-threaded runtime the worker's other tasks move to another thread
+/// meanwhile, so the media and SIP tasks sharing it go on. The IVR machine calls its nodes
+/// synchronously, which keeps it sans-IO; this is where that meets the executor.
+pub(crate) fn off_executor<T>(f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        // A current-thread runtime (some tests) cannot hand its tasks over; nor is there
+        // anything to hand over outside a runtime.
+        _ => f(),
     }
 }
 
@@ -123,12 +135,14 @@ async fn run_inner(mut call: IvrCall) {
     // Recording policy first: the notice is played before anything is recorded (R-REC-2).
     let decision = match &scenario.recording_policy {
         Some((plugin, config)) => {
-            madoguchi_plugin_host::recording::decide_or_fallback(
-                plugin,
-                &ctx,
-                config,
-                &plugin_facts,
-            )
+            off_executor(|| {
+                madoguchi_plugin_host::recording::decide_or_fallback(
+                    plugin,
+                    &ctx,
+                    config,
+                    &plugin_facts,
+                )
+            })
             .0
         }
         None => madoguchi_plugin_host::recording::fallback_decision(),
@@ -451,4 +465,31 @@ async fn hang_up(call: &IvrCall, io: &mut Io) {
             call_id: call.facts.call_id.clone(),
         })
         .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::off_executor;
+    use std::time::Duration;
+
+    /// With one worker thread, a task spawned just before a plugin call can only run if the
+    /// call hands the worker over; the call waits for that task (up to 10 s, as a failure bound).
+    #[test]
+    fn a_plugin_call_does_not_hold_the_executor() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let other_ran = rt.block_on(async {
+            tokio::spawn(async {
+                let (tx, rx) = std::sync::mpsc::channel();
+                tokio::spawn(async move { tx.send(()).unwrap() });
+                off_executor(|| rx.recv_timeout(Duration::from_secs(10)).is_ok())
+            })
+            .await
+            .unwrap()
+        });
+        assert!(other_ran, "the task sharing the worker never ran");
+    }
 }
