@@ -88,6 +88,23 @@ fn busy_on_every_device_gives_486() {
 }
 
 #[test]
+fn the_answering_device_hangs_up_and_the_caller_gets_bye() {
+    let server = Server::start(ServerOptions::default()).unwrap();
+    let desk = Device::start(
+        server.sip,
+        "1001",
+        "zama1001",
+        Sipp::new("device_hangup.xml", server.sip).set("hold_ms", "300"),
+    )
+    .unwrap();
+    Sipp::new("caller_hung_up.xml", server.sip)
+        .service("1001")
+        .run()
+        .unwrap();
+    desk.finish().unwrap();
+}
+
+#[test]
 fn unknown_number_gives_404_and_a_user_without_devices_480() {
     let server = Server::start(ServerOptions::default()).unwrap();
     Sipp::new("caller_not_found.xml", server.sip)
