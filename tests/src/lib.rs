@@ -110,6 +110,9 @@ pub struct ServerOptions {
     pub tcp: bool,
     /// Reuse a port (restart tests); a free one otherwise.
     pub sip_port: Option<u16>,
+    /// A config file's text (`--config`); `{sip}` stands for the SIP address chosen. When it
+    /// has its own `[[listener]]`s, no `--sip` flags are passed (they would replace them).
+    pub config: Option<String>,
 }
 
 impl Default for ServerOptions {
@@ -126,6 +129,7 @@ impl Default for ServerOptions {
             data: None,
             tcp: true,
             sip_port: None,
+            config: None,
         }
     }
 }
@@ -153,12 +157,22 @@ impl Server {
         cmd.arg(opts.subcommand)
             .arg("--data")
             .arg(&data)
-            .arg("--sip")
-            .arg(format!("udp:{sip}"))
             .arg("--http")
             .arg(http.to_string());
-        if opts.tcp {
-            cmd.arg("--sip").arg(format!("tcp:{sip}"));
+        let own_listeners = match &opts.config {
+            Some(text) => {
+                let path = data.join("test-config.toml");
+                std::fs::write(&path, text.replace("{sip}", &sip.to_string()))?;
+                cmd.arg("--config").arg(&path);
+                text.contains("[[listener]]")
+            }
+            None => false,
+        };
+        if !own_listeners {
+            cmd.arg("--sip").arg(format!("udp:{sip}"));
+            if opts.tcp {
+                cmd.arg("--sip").arg(format!("tcp:{sip}"));
+            }
         }
         cmd.args(&opts.extra_args)
             .env(

@@ -176,6 +176,55 @@ pub struct RegistrarSection {
     pub min_expires: u32,
     #[serde(default = "default_max_expires")]
     pub max_expires: u32,
+    /// Password-guessing protection.
+    #[serde(default)]
+    pub guard: GuardSection,
+}
+
+/// `[registrar.guard]`: failed digest answers from one source are answered ever more slowly,
+/// then ignored for a while. The defaults suit a city LAN; tests shorten the delays.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GuardSection {
+    /// Failures (within `window_minutes`) before answers are delayed.
+    pub delay_after: u32,
+    /// Failures (within `window_minutes`) that block the source.
+    pub block_after: u32,
+    /// The first delay; it doubles with each further failure up to `max_delay_ms`.
+    pub first_delay_ms: u64,
+    pub max_delay_ms: u64,
+    pub window_minutes: u64,
+    /// How long a blocked source gets no answer at all.
+    pub block_minutes: u64,
+}
+
+impl Default for GuardSection {
+    fn default() -> Self {
+        let g = madoguchi_sip::guard::GuardConfig::default();
+        GuardSection {
+            delay_after: g.delay_after,
+            block_after: g.block_after,
+            first_delay_ms: g.base_delay_ms,
+            max_delay_ms: g.max_delay_ms,
+            window_minutes: g.window_ms / 60_000,
+            block_minutes: g.block_ms / 60_000,
+        }
+    }
+}
+
+impl GuardSection {
+    /// The guard machine's settings.
+    pub fn guard_config(&self) -> madoguchi_sip::guard::GuardConfig {
+        madoguchi_sip::guard::GuardConfig {
+            window_ms: self.window_minutes.saturating_mul(60_000),
+            delay_after: self.delay_after,
+            block_after: self.block_after,
+            base_delay_ms: self.first_delay_ms,
+            max_delay_ms: self.max_delay_ms,
+            block_ms: self.block_minutes.saturating_mul(60_000),
+            ..madoguchi_sip::guard::GuardConfig::default()
+        }
+    }
 }
 
 /// SIP transport of a listener.
@@ -233,6 +282,7 @@ impl Default for RegistrarSection {
             default_expires: default_expires(),
             min_expires: default_min_expires(),
             max_expires: default_max_expires(),
+            guard: GuardSection::default(),
         }
     }
 }
@@ -289,6 +339,13 @@ impl Config {
         let r = &self.registrar;
         if r.max_contacts == 0 {
             bail!("{origin}: registrar.max_contacts must be at least 1");
+        }
+        let g = &r.guard;
+        if g.delay_after == 0 || g.block_after <= g.delay_after {
+            bail!("{origin}: registrar.guard: need 1 <= delay_after < block_after");
+        }
+        if g.first_delay_ms > g.max_delay_ms || g.window_minutes == 0 || g.block_minutes == 0 {
+            bail!("{origin}: registrar.guard: need first_delay_ms <= max_delay_ms and window_minutes, block_minutes >= 1");
         }
         if r.min_expires > r.max_expires {
             bail!(

@@ -239,7 +239,13 @@ async fn serve(
     let api_state = ivr.api_state(store.clone(), queues.clone());
     let queue_history =
         QueueHistory::start(store.clone()).context("cannot start the queue history")?;
-    let registry = Registry::load(store, &cfg.server.realm, algorithms, reg_cfg)?;
+    let registry = Registry::load(
+        store,
+        &cfg.server.realm,
+        algorithms,
+        reg_cfg,
+        cfg.registrar.guard.guard_config(),
+    )?;
     let media = if cfg.media.anchor {
         let dir = cfg.server.data_dir.join("recordings");
         std::fs::create_dir_all(&dir)

@@ -47,6 +47,7 @@ impl Registry {
         realm: &str,
         algorithms: Vec<madoguchi_sip::auth::Algorithm>,
         config: RegistrarConfig,
+        guard: GuardConfig,
     ) -> anyhow::Result<Registry> {
         let users = store
             .list_users()?
@@ -85,7 +86,7 @@ impl Registry {
                 },
                 store.server_secret(),
             ),
-            guard: Guard::new(GuardConfig::default()),
+            guard: Guard::new(guard),
             config,
             persist: tx,
         })
