@@ -43,6 +43,33 @@ fn write_scenario(dir: &Path) -> std::path::PathBuf {
     path
 }
 
+/// A scenario whose menu sends key 1 to the queue as it is and key 2 with priority 5.
+fn write_priority_scenario(dir: &Path) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir.join("prompts")).unwrap();
+    std::fs::write(dir.join("prompts/menu.wav"), tone_wav(440.0, 400)).unwrap();
+    let to_queue = |priority: u8| {
+        json!({"plugin": "transfer@0.1.0",
+               "config": {"target": {"queue": "section"}, "priority": priority}})
+    };
+    let doc = json!({
+        "schema": "madoguchi.scenario/v1",
+        "name": "queue-priority",
+        "dids": [DID],
+        "start": "menu",
+        "prompts": {"menu": {"text": "(1 一般、2 優先)", "file": "prompts/menu.wav"}},
+        "nodes": {
+            "menu": {"plugin": "menu@0.1.0",
+                     "config": {"prompt": "menu", "options": {"1": "normal", "2": "urgent"}, "fallback": "normal"},
+                     "exits": ["normal", "urgent"]},
+            "normal": to_queue(0),
+            "urgent": to_queue(5),
+        },
+    });
+    let path = dir.join("scenario.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+    path
+}
+
 /// A staff device UAS logging its messages to `log`.
 fn device(server: &Server, scenario: &str, answer_ms: Option<&str>, log: &Path) -> Sipp {
     let mut s = Sipp::new(scenario, server.sip)
@@ -359,4 +386,74 @@ fn members_log_out_and_pause_with_feature_codes() {
     assert_eq!(members[0][1]["state"], "paused", "{q}");
     assert_eq!(members[1][0], "1002", "{q}");
     assert_eq!(members[1][1]["state"], "logged-out", "{q}");
+}
+
+/// A caller the menu sends to the queue with a higher priority goes ahead of one who has
+/// waited longer: the free member is offered the urgent caller first.
+#[test]
+fn a_priority_caller_goes_ahead_of_longer_waiting_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let token = create_token(&data).unwrap();
+    let config = dir.path().join("madoguchi.toml");
+    std::fs::write(
+        &config,
+        "[[queue]]\nname = \"section\"\nmembers = [\"1001\"]\nfallback = \"scenario\"\n\
+         wrap_up_ms = 0\nmax_wait_ms = 60000\nring_timeout_ms = 15000\n",
+    )
+    .unwrap();
+    let scenario = write_priority_scenario(dir.path());
+    let server = Server::start(ServerOptions {
+        data: Some(data.clone()),
+        extra_args: ivr_server_args(Some(&config), &scenario),
+        ..ServerOptions::default()
+    })
+    .unwrap();
+    let api = Api::new(server.http, &token);
+    let log = dir.path().join("1001.log");
+    let _staff = Device::start(
+        server.sip,
+        "1001",
+        "zama1001",
+        device(&server, "device_answer.xml", Some("0"), &log),
+    )
+    .unwrap();
+    let call = |name: &str, number: &str, key: char, hold_ms: u64| -> SippRun {
+        IvrCaller::new(name, number, &[(6000, key)], hold_ms)
+            .spawn(server.sip, DID, dir.path())
+            .unwrap()
+    };
+    // Keys after the built-in recording notice (4.8 s). 1001 talks to the first caller for a
+    // few seconds; meanwhile an ordinary caller, then
+    // an urgent one, start waiting.
+    let first = call("p1", "0900000011", '1', 7_000);
+    std::thread::sleep(Duration::from_millis(3000));
+    let ordinary = call("p2", "0900000012", '1', 14_000);
+    std::thread::sleep(Duration::from_millis(1500));
+    let urgent = call("p3", "0900000013", '2', 16_000);
+    for run in [first, ordinary, urgent] {
+        run.wait().unwrap();
+    }
+    assert!(
+        saw(&log, "INVITE", "0900000011"),
+        "{}",
+        api.call(&call_id("p1")).unwrap()
+    );
+    assert!(
+        saw(&log, "INVITE", "0900000013"),
+        "the urgent caller reached 1001"
+    );
+    assert!(
+        !saw(&log, "INVITE", "0900000012"),
+        "the ordinary caller was not offered while the urgent one waited"
+    );
+    for (name, outcome) in [
+        ("p1", "transferred:queue:section"),
+        ("p2", "caller-hangup"),
+        ("p3", "transferred:queue:section"),
+    ] {
+        let r = api.call(&call_id(name)).unwrap();
+        assert_eq!(r["outcome"], outcome, "{name}: {r}");
+    }
 }

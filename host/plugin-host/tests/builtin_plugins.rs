@@ -274,6 +274,33 @@ fn transfer_targets_and_failure_routes() {
     // A destination the host routes by name (the call center) is fine.
     p.validate_config(&ctx(), r#"{"target": {"external": "callcenter"}}"#)
         .unwrap();
+    // A queue caller's priority travels as the call variable the host reads.
+    let urgent = drive(
+        &p,
+        &ctx(),
+        r#"{"target": {"queue": "mynumber"}, "priority": 5}"#,
+        &[Event::Entered],
+    );
+    assert_eq!(
+        urgent[0].actions,
+        vec![
+            Action::SetVariable(("queue.priority".into(), "5".into())),
+            Action::Transfer(TransferTarget::Queue("mynumber".into()))
+        ]
+    );
+    for (bad, why) in [
+        (
+            r#"{"target": {"queue": "q"}, "priority": 10}"#,
+            "between 0 and 9",
+        ),
+        (
+            r#"{"target": {"user": "1001"}, "priority": 1}"#,
+            "only a queue",
+        ),
+    ] {
+        let err = p.validate_config(&ctx(), bad).unwrap_err().to_string();
+        assert!(err.contains(why), "{bad}: {err}");
+    }
 }
 
 #[test]

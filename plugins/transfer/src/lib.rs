@@ -4,8 +4,11 @@
 //!
 //! Config:
 //! `{"target": {"user": "1001"} | {"queue": "mynumber"} | {"external": "+81…" or "callcenter"},
-//!   "announce": <prompts>?, "busy": "node"?, "no_answer": "node"?, "failed": "node"?}`.
-//! `busy` and `no_answer` fall back to `failed`; with no route the call ends.
+//!   "announce": <prompts>?, "busy": "node"?, "no_answer": "node"?, "failed": "node"?,
+//!   "priority": 0-9?}`.
+//! `busy` and `no_answer` fall back to `failed`; with no route the call ends. `priority` (queue
+//! targets only) places the caller ahead of callers with a lower one; it travels to the host
+//! as the call variable `queue.priority`.
 #![no_std]
 extern crate alloc;
 
@@ -32,6 +35,7 @@ pub struct Config {
     busy: Option<String>,
     no_answer: Option<String>,
     failed: Option<String>,
+    priority: Option<u8>,
 }
 
 pub struct Transfer;
@@ -57,6 +61,13 @@ impl Node for Transfer {
             }
             _ => {}
         }
+        match (&config.target, config.priority) {
+            (_, None) | (Target::Queue(_), Some(0..=9)) => {}
+            (Target::Queue(_), Some(p)) => {
+                return Err(alloc::format!("priority: {p} is not between 0 and 9"))
+            }
+            (_, Some(_)) => return Err("priority: only a queue target has one".into()),
+        }
         for (field, route) in [
             ("busy", &config.busy),
             ("no_answer", &config.no_answer),
@@ -78,6 +89,9 @@ impl Node for Transfer {
             Target::Queue(q) => TransferTarget::Queue(q.clone()),
             Target::External(n) => TransferTarget::External(n.clone()),
         };
+        if let Some(p) = cx.config.priority {
+            cx.set_var("queue.priority", &alloc::format!("{p}"));
+        }
         cx.transfer(target);
         Ok(())
     }

@@ -447,7 +447,8 @@ impl Engine {
                 target,
                 offer,
                 ring_timeout,
-            } => self.start_transfer(&call_id, target, offer, ring_timeout, now),
+                priority,
+            } => self.start_transfer(&call_id, target, offer, ring_timeout, priority, now),
             HostReq::Adopt { call, media } => {
                 let AdoptedMedia {
                     facts,
@@ -500,6 +501,7 @@ impl Engine {
         target: TransferTarget,
         offer: String,
         ring_timeout: Duration,
+        priority: u8,
         now: Instant,
     ) {
         let Some(hc) = self.host_calls.get(call_id) else {
@@ -541,7 +543,7 @@ impl Engine {
                 (uri, vec![target])
             }
             TransferTarget::Queue(q) => {
-                match self.queues.arrive(q, call_id, now) {
+                match self.queues.arrive(q, call_id, priority, now) {
                     Ok(position) => {
                         self.queue_sdp.insert(call_id.to_string(), offer);
                         let _ = control.try_send(HostMsg::Queued { position });

@@ -35,6 +35,10 @@ pub enum HostMsg {
     },
 }
 
+/// The call variable a node sets (e.g. the `transfer` plugin's `priority`) to place the
+/// caller ahead of others in a queue: 0 (default) to 9.
+pub const QUEUE_PRIORITY: &str = "queue.priority";
+
 /// From a host-answered call's task to the SIP core.
 pub enum HostReq {
     /// End the call from our side (BYE).
@@ -45,6 +49,8 @@ pub enum HostReq {
         target: TransferTarget,
         offer: String,
         ring_timeout: Duration,
+        /// For a queue: higher is served first (the call variable [`QUEUE_PRIORITY`]).
+        priority: u8,
     },
     /// The transfer was answered: the core bridges and owns the legs from now on (and
     /// finishes the recording when the call ends).

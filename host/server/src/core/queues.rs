@@ -74,10 +74,16 @@ impl Queues {
     }
 
     /// A caller asks to join `queue`: `Ok(position)` or `Err(status)` for the transfer node.
-    pub fn arrive(&mut self, queue: &str, caller: &str, now: Instant) -> Result<usize, u16> {
+    pub fn arrive(
+        &mut self,
+        queue: &str,
+        caller: &str,
+        priority: u8,
+        now: Instant,
+    ) -> Result<usize, u16> {
         let r = self
             .acd()
-            .caller_arrives(queue, CallerId::new(caller), 0, now);
+            .caller_arrives(queue, CallerId::new(caller), priority, now);
         match r {
             Ok(madoguchi_acd::Admission::Queued { position }) => Ok(position),
             Ok(madoguchi_acd::Admission::Refused { route, reason }) => {

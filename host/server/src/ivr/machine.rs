@@ -132,6 +132,15 @@ impl IvrMachine {
         self.out.pop_front()
     }
 
+    /// A call variable a node set (`set-variable`), or the host did.
+    pub fn variable(&self, name: &str) -> Option<&str> {
+        self.facts
+            .variables
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     pub fn log(&self) -> &EventLog {
         &self.log
     }

@@ -20,7 +20,7 @@ use super::loaded::LoadedScenario;
 use super::log::{CallRecord, EventLog, CALLS_BY_ID_TABLE, CALLS_TABLE};
 use super::machine::{prompt_name, target_name, Command, IvrMachine, NodeRunner, Outcome};
 use super::queue_audio;
-use crate::core::host_call::{failure_of, AdoptedMedia, HostMsg, HostReq};
+use crate::core::host_call::{failure_of, AdoptedMedia, HostMsg, HostReq, QUEUE_PRIORITY};
 use crate::core::line_test::tone;
 use crate::core::media::{begin_recording, finish_recording, leg_stats, CallFacts};
 use crate::core::unix_now_ms;
@@ -446,11 +446,16 @@ async fn transfer(
     let mut ring = tone(400.0, 1000).samples().to_vec();
     ring.extend(std::iter::repeat_n(0, 16000));
     call.leg.music_on_hold(Audio::from_pcm(ring));
+    let priority = machine
+        .variable(QUEUE_PRIORITY)
+        .and_then(|v| v.trim().parse::<u8>().ok())
+        .map_or(0, |p| p.min(9));
     let req = HostReq::Transfer {
         call_id: call.facts.call_id.clone(),
         target,
         offer,
         ring_timeout: RING_TIMEOUT,
+        priority,
     };
     if call.requests.send(req).await.is_err() {
         io.done = true;
