@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use madoguchi_tests::audio::tone_wav;
+use madoguchi_tests::audio::{channels, finished_recordings, power, tone_wav};
 use madoguchi_tests::ivr::{call_id, create_token, ivr_server_args, prompts_heard, Api, IvrCaller};
 use madoguchi_tests::sipp::{Device, Sipp, SippRun};
 use madoguchi_tests::{Server, ServerOptions};
@@ -228,6 +228,32 @@ fn callers_wait_in_order_and_go_to_the_first_free_member() {
         kinds.iter().any(|k| k.starts_with("queue-")),
         "queue events in the log: {kinds:?}"
     );
+    // What caller 4 heard while waiting, as its recording's right channel holds it: the hold
+    // music (its first note, C5 at 523 Hz), and no trace of it on the caller's own channel.
+    let r4 = api.call(&call_id("q4")).unwrap();
+    let file = data
+        .join("recordings")
+        .join(r4["recording"].as_str().unwrap());
+    let (left, right) = channels(
+        &finished_recordings(file.parent().unwrap(), 5)
+            .into_iter()
+            .find(|f| *f == file)
+            .unwrap(),
+    );
+    // Windows of 0.2 s (a third of a note) in which C5 stands far above its neighbour at
+    // 560 Hz (speech has both; the music's note only the one).
+    let c5_windows = |x: &[f64]| {
+        x.chunks(1600)
+            .filter(|w| power(w, 523.25) > 10.0 * power(w, 560.0).max(1.0))
+            .count()
+    };
+    let (heard, sent) = (c5_windows(&right), c5_windows(&left));
+    println!("hold music (C5) in {heard} windows of 0.2 s on the caller's side");
+    assert!(
+        heard >= 2,
+        "hold music in {heard} windows of the caller's side"
+    );
+    assert_eq!(sent, 0, "the music leaked into the caller channel");
     // Caller 5 waited past the maximum and went to the scenario's "full" route.
     let r5 = api.call(&call_id("q5")).unwrap();
     assert!(prompts_heard(&r5).ends_with(&["full".to_string()]), "{r5}");

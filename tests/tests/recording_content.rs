@@ -1,12 +1,12 @@
-//! A bridged call's recording holds what each side sent (R-REC-1): the caller plays a
-//! 440 Hz tone, the staff device a 1000 Hz tone (as RTP from pcaps, played by sipp); in the
-//! stereo WAV the left channel (caller) must be dominated by 440 Hz and the right channel
-//! (what the caller heard: the device) by 1000 Hz.
+//! A bridged call's recording holds what each side sent (R-REC-1): the caller and the staff
+//! device each send their own pseudo-random noise (as RTP from pcaps, played by sipp). In the
+//! stereo WAV, the left channel (caller) must cross-correlate with the caller's signal and
+//! the right channel (what the caller heard: the device) with the device's, each close to 1,
+//! and neither with the other's.
 
-use std::f64::consts::PI;
 use std::path::Path;
 
-use madoguchi_tests::audio::{channels, finished_recordings, power};
+use madoguchi_tests::audio::{channels, finished_recordings};
 use madoguchi_tests::sipp::{Device, Sipp};
 use madoguchi_tests::{Server, ServerOptions};
 
@@ -27,9 +27,20 @@ fn ulaw(sample: i16) -> u8 {
     !(sign | (exp << 4) | mantissa) as u8
 }
 
-/// Writes a pcap (Ethernet/IPv4/UDP/RTP) of `seconds` of a µ-law tone at 20 ms packets;
-/// sipp's `play_pcap_audio` replays its RTP to the call's negotiated media address.
-fn write_tone_pcap(path: &Path, freq: f64, seconds: u32, ssrc: u32) {
+/// `seconds` of pseudo-random noise (a 32-bit LCG from `seed`), loud enough to survive G.711.
+fn noise(seed: u32, seconds: u32) -> Vec<i16> {
+    let mut x = seed;
+    (0..seconds * 8000)
+        .map(|_| {
+            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            ((x >> 16) as i16) / 4
+        })
+        .collect()
+}
+
+/// Writes a pcap (Ethernet/IPv4/UDP/RTP) of `samples` as µ-law at 20 ms packets; sipp's
+/// `play_pcap_audio` replays its RTP to the call's negotiated media address.
+fn write_pcap(path: &Path, samples: &[i16], ssrc: u32) {
     let mut out = Vec::new();
     out.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
     out.extend_from_slice(&2u16.to_le_bytes());
@@ -37,16 +48,13 @@ fn write_tone_pcap(path: &Path, freq: f64, seconds: u32, ssrc: u32) {
     out.extend_from_slice(&[0; 8]);
     out.extend_from_slice(&65535u32.to_le_bytes());
     out.extend_from_slice(&1u32.to_le_bytes()); // Ethernet
-    let packets = seconds * 50;
-    for n in 0..packets {
+    for (n, frame) in samples.chunks_exact(160).enumerate() {
+        let n = n as u32;
         let mut rtp = vec![0x80, if n == 0 { 0x80 } else { 0x00 }];
         rtp.extend_from_slice(&(n as u16).to_be_bytes());
         rtp.extend_from_slice(&(n * 160).to_be_bytes());
         rtp.extend_from_slice(&ssrc.to_be_bytes());
-        for i in 0..160 {
-            let t = (n * 160 + i) as f64 / 8000.0;
-            rtp.push(ulaw((8000.0 * (2.0 * PI * freq * t).sin()) as i16));
-        }
+        rtp.extend(frame.iter().map(|&x| ulaw(x)));
         let udp_len = 8 + rtp.len();
         let ip_len = 20 + udp_len;
         let mut frame = vec![0u8; 12];
@@ -87,15 +95,40 @@ fn write_tone_pcap(path: &Path, freq: f64, seconds: u32, ssrc: u32) {
     std::fs::write(path, out).unwrap();
 }
 
+/// The highest normalised cross-correlation of `reference` with `channel` over every lag.
+fn best_correlation(channel: &[f64], reference: &[f64]) -> (f64, usize) {
+    let energy = |x: &[f64]| x.iter().map(|v| v * v).sum::<f64>();
+    let r_energy = energy(reference);
+    let mut best = (0.0, 0);
+    for lag in 0..channel.len().saturating_sub(reference.len()) {
+        let window = &channel[lag..lag + reference.len()];
+        let w_energy = energy(window);
+        if w_energy == 0.0 {
+            continue;
+        }
+        let dot: f64 = window.iter().zip(reference).map(|(a, b)| a * b).sum();
+        let c = dot / (r_energy * w_energy).sqrt();
+        if c > best.0 {
+            best = (c, lag);
+        }
+    }
+    best
+}
+
 #[test]
 fn each_channel_of_the_recording_holds_what_that_side_sent() {
     let data = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
-    write_tone_pcap(&work.path().join("caller-tone.pcap"), 440.0, 2, 0x1111_1111);
-    write_tone_pcap(
+    let caller_sent = noise(0x1111, 2);
+    let device_sent = noise(0x2222, 2);
+    write_pcap(
+        &work.path().join("caller-tone.pcap"),
+        &caller_sent,
+        0x1111_1111,
+    );
+    write_pcap(
         &work.path().join("device-tone.pcap"),
-        1000.0,
-        2,
+        &device_sent,
         0x2222_2222,
     );
     let server = Server::start(ServerOptions {
@@ -121,23 +154,40 @@ fn each_channel_of_the_recording_holds_what_that_side_sent() {
     desk.finish().unwrap();
     let file = finished_recordings(&data.path().join("recordings"), 1).remove(0);
     let (left, right) = channels(&file);
-    let (l440, l1000) = (power(&left, 440.0), power(&left, 1000.0));
-    let (r440, r1000) = (power(&right, 440.0), power(&right, 1000.0));
-    println!("left: 440 Hz {l440:.3e}, 1000 Hz {l1000:.3e}; right: 440 Hz {r440:.3e}, 1000 Hz {r1000:.3e}");
-    assert!(
-        l440 > 20.0 * l1000,
-        "left channel (caller) should carry the 440 Hz tone"
+    // Half a second from the middle of what each side sent, searched for in each channel.
+    let part = |x: &[i16]| -> Vec<f64> { x[4000..8000].iter().map(|&v| v as f64).collect() };
+    let (caller_ref, device_ref) = (part(&caller_sent), part(&device_sent));
+    let (left_caller, lag_l) = best_correlation(&left, &caller_ref);
+    let (right_device, lag_r) = best_correlation(&right, &device_ref);
+    let (left_device, _) = best_correlation(&left, &device_ref);
+    let (right_caller, _) = best_correlation(&right, &caller_ref);
+    println!(
+        "left~caller {left_caller:.3} at {} ms, right~device {right_device:.3} at {} ms; \
+         left~device {left_device:.3}, right~caller {right_caller:.3}",
+        lag_l / 8,
+        lag_r / 8
     );
     assert!(
-        r1000 > 20.0 * r440,
-        "right channel (staff side) should carry the 1000 Hz tone"
+        left_caller > 0.95,
+        "left channel (caller): {left_caller:.3}"
     );
     assert!(
-        l440 > 20.0 * r440,
-        "the caller's tone must not leak into the right channel"
+        right_device > 0.95,
+        "right channel (staff side): {right_device:.3}"
     );
     assert!(
-        r1000 > 20.0 * l1000,
-        "the staff tone must not leak into the left channel"
+        left_device < 0.2,
+        "the staff side leaked into the left channel"
+    );
+    assert!(
+        right_caller < 0.2,
+        "the caller leaked into the right channel"
+    );
+    // Both sides started sending at the answer: their audio sits at the same place in the
+    // file (a timeline, not two streams appended), within 100 ms.
+    assert!(
+        lag_l.abs_diff(lag_r) < 800,
+        "channels out of step: {} ms apart",
+        lag_l.abs_diff(lag_r) / 8
     );
 }

@@ -71,6 +71,11 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// redb's page cache. Its default (1 GiB) lets a server's memory grow with the call records
+/// it writes; the hot data (users, bindings, live scenarios) is a few MiB, and older call
+/// records are read rarely (the console), so a small cache keeps memory flat under load.
+const CACHE_BYTES: usize = 32 * 1024 * 1024;
+
 impl Store {
     /// Opens (creating if absent) `data_dir/madoguchi.redb`, creates the store's tables,
     /// checks the schema version and creates the server secret on first open.
@@ -79,7 +84,10 @@ impl Store {
             path: data_dir.to_path_buf(),
             source,
         })?;
-        let db = Database::create(data_dir.join(FILE_NAME)).map_err(error::db)?;
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(data_dir.join(FILE_NAME))
+            .map_err(error::db)?;
         let secret = meta::initialise(&db)?;
         Ok(Store {
             inner: Arc::new(Inner {
