@@ -617,3 +617,47 @@ fn baresip_calls_a_sipp_device() {
         }
     });
 }
+
+/// baresip presses keys (RFC 4733) in a call the host answers itself (the line test, `*97`):
+/// the host's DTMF detection gets them in order.
+#[test]
+fn baresip_keys_reach_a_host_answered_call() {
+    in_private_netns(
+        "baresip_keys_reach_a_host_answered_call",
+        TEST_LIMIT,
+        || {
+            let server = md5_server();
+            let phone =
+                Baresip::start(server.sip, "1002", "zama1002", "answermode=manual").unwrap();
+            phone
+                .command("dial", &format!("sip:*97@{}", server.sip))
+                .unwrap();
+            phone
+                .wait_for("established call", Duration::from_secs(10), |l| {
+                    l.contains("Call established")
+                })
+                .with_context(|| context("the line test did not answer", &server, &phone))
+                .unwrap();
+            for key in ["4", "2", "#"] {
+                phone.command("sndcode", key).unwrap();
+                std::thread::sleep(Duration::from_millis(300));
+            }
+            std::thread::sleep(Duration::from_millis(500));
+            phone.command("hangup", "").unwrap();
+            let t0 = Instant::now();
+            let finished = loop {
+                let log = server.log_text();
+                if let Some(l) = log.lines().find(|l| l.contains("line test finished")) {
+                    break l.to_string();
+                }
+                assert!(
+                    t0.elapsed() < Duration::from_secs(10),
+                    "{}",
+                    context("no line test result", &server, &phone)
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            };
+            assert!(finished.contains("digits=42#"), "keys in order: {finished}");
+        },
+    );
+}
