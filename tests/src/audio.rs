@@ -73,3 +73,20 @@ pub fn tone_wav(freq: f64, ms: u32) -> Vec<u8> {
     }
     w
 }
+
+/// G.711 µ-law encoding of one sample (ITU-T G.711).
+pub fn ulaw(sample: i16) -> u8 {
+    const BIAS: i32 = 0x84;
+    let mut s = sample as i32;
+    let sign = if s < 0 { 0x80 } else { 0 };
+    if s < 0 {
+        s = -s;
+    }
+    s = (s + BIAS).min(32635 + BIAS);
+    let mut exp = 7;
+    while exp > 0 && s & (0x4000 >> (7 - exp)) == 0 {
+        exp -= 1;
+    }
+    let mantissa = (s >> (exp + 3)) & 0x0f;
+    !(sign | (exp << 4) | mantissa) as u8
+}

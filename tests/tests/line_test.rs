@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use madoguchi_tests::audio::{channels, finished_recordings, power};
+use madoguchi_tests::audio::{channels, finished_recordings, power, ulaw};
 use madoguchi_tests::sipp::Sipp;
 use madoguchi_tests::{Server, ServerOptions};
 
@@ -88,4 +88,61 @@ fn a_key_sent_as_sip_info_arrives() {
         .unwrap();
     let finished = line_test_result(&server, 0);
     assert!(finished.contains("digits=7"), "INFO key: {finished}");
+}
+
+/// An 8 kHz µ-law WAV (format 7) of a `freq` tone, for sipp's `rtp_stream`.
+fn ulaw_wav(freq: f64, ms: u32) -> Vec<u8> {
+    let data: Vec<u8> = (0..ms * 8)
+        .map(|i| {
+            let x = 8000.0 * (2.0 * std::f64::consts::PI * freq * i as f64 / 8000.0).sin();
+            ulaw(x as i16)
+        })
+        .collect();
+    let mut w = Vec::new();
+    w.extend_from_slice(b"RIFF");
+    w.extend_from_slice(&(38 + data.len() as u32).to_le_bytes());
+    w.extend_from_slice(b"WAVEfmt ");
+    w.extend_from_slice(&18u32.to_le_bytes());
+    w.extend_from_slice(&7u16.to_le_bytes()); // µ-law
+    w.extend_from_slice(&1u16.to_le_bytes());
+    w.extend_from_slice(&8000u32.to_le_bytes());
+    w.extend_from_slice(&8000u32.to_le_bytes());
+    w.extend_from_slice(&1u16.to_le_bytes());
+    w.extend_from_slice(&8u16.to_le_bytes());
+    w.extend_from_slice(&0u16.to_le_bytes());
+    w.extend_from_slice(b"data");
+    w.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    w.extend_from_slice(&data);
+    w
+}
+
+/// sipp streams audio with its own RTP streamer (`rtp_stream`) into a host-answered call:
+/// the caller's channel of the recording carries it.
+#[test]
+fn audio_streamed_by_sipp_reaches_the_host() {
+    let data = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("caller-stream.wav"), ulaw_wav(700.0, 3000)).unwrap();
+    let server = Server::start(ServerOptions {
+        data: Some(data.path().to_path_buf()),
+        ..ServerOptions::default()
+    })
+    .unwrap();
+    Sipp::new("caller_stream.xml", server.sip)
+        .service("*97")
+        .set("hold_ms", "2500")
+        .cwd(work.path())
+        .run()
+        .unwrap();
+    line_test_result(&server, 0);
+    let file = finished_recordings(&data.path().join("recordings"), 1).remove(0);
+    let (left, right) = channels(&file);
+    let (l700, r700, l_off) = (
+        power(&left, 700.0),
+        power(&right, 700.0),
+        power(&left, 1777.0),
+    );
+    println!("700 Hz: caller channel {l700:.3e}, host channel {r700:.3e} (off-tone {l_off:.3e})");
+    assert!(l700 > 1e9, "the streamed tone is on the caller's channel");
+    assert!(l700 > 100.0 * l_off && l700 > 100.0 * r700);
 }
