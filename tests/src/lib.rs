@@ -175,6 +175,12 @@ impl Server {
             }
         }
         cmd.args(&opts.extra_args)
+            // Compiled plugins shared by every test server (a debug build compiles the
+            // bundled plugins in ~10 s of CPU; from the cache it takes milliseconds).
+            .env(
+                "MADOGUCHI_PLUGIN_CACHE",
+                repo_root().join("target/test-plugin-cache"),
+            )
             .env(
                 "RUST_LOG",
                 std::env::var("MADOGUCHI_TEST_LOG").unwrap_or_else(|_| "info".into()),
@@ -206,7 +212,7 @@ impl Server {
                 }
             });
         }
-        let server = Server {
+        let mut server = Server {
             child,
             sip,
             http,
@@ -214,17 +220,26 @@ impl Server {
             _tmp: tmp,
             log,
         };
-        server.wait_ready(Duration::from_secs(20))?;
+        // A bound, not a measurement: a server compiling its plugins on a loaded machine is slow.
+        server.wait_ready(Duration::from_secs(90))?;
         Ok(server)
     }
 
     /// Polls with SIP OPTIONS until a 200 comes back.
-    fn wait_ready(&self, limit: Duration) -> Result<()> {
+    fn wait_ready(&mut self, limit: Duration) -> Result<()> {
         let start = Instant::now();
         let sock = UdpSocket::bind("127.0.0.1:0")?;
         sock.set_read_timeout(Some(Duration::from_millis(200)))?;
         let mut n = 0;
         while start.elapsed() < limit {
+            if let Some(status) = self.child.try_wait()? {
+                // Give the log readers a moment to collect the last words.
+                std::thread::sleep(Duration::from_millis(100));
+                bail!(
+                    "server exited ({status}) before it answered; log:\n{}",
+                    self.log_text()
+                );
+            }
             n += 1;
             let local = sock.local_addr()?;
             let msg = format!(

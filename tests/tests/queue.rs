@@ -96,27 +96,62 @@ fn saw(log: &Path, method: &str, number: &str) -> bool {
         })
 }
 
+/// A test's data directory, admin token, queue config and scenario, and the server on them.
+struct Setup {
+    dir: tempfile::TempDir,
+    data: std::path::PathBuf,
+    token: String,
+    config: std::path::PathBuf,
+    scenario: std::path::PathBuf,
+}
+
+impl Setup {
+    /// `queue` is the `[[queue]]` table; `write` puts the scenario into the directory.
+    fn new(queue: &str, write: fn(&Path) -> std::path::PathBuf) -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        let token = create_token(&data).unwrap();
+        let config = dir.path().join("madoguchi.toml");
+        std::fs::write(&config, format!("[[queue]]\n{queue}")).unwrap();
+        let scenario = write(dir.path());
+        Setup {
+            dir,
+            data,
+            token,
+            config,
+            scenario,
+        }
+    }
+
+    /// Starts the server (creating the staff users unless `restart`).
+    fn start(&self, restart: bool) -> Server {
+        let mut opts = ServerOptions {
+            data: Some(self.data.clone()),
+            extra_args: ivr_server_args(Some(&self.config), &self.scenario),
+            ..ServerOptions::default()
+        };
+        if restart {
+            opts.users = vec![];
+        }
+        Server::start(opts).unwrap()
+    }
+
+    fn api(&self, server: &Server) -> Api {
+        Api::new(server.http, &self.token)
+    }
+}
+
 #[test]
 fn callers_wait_in_order_and_go_to_the_first_free_member() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    let token = create_token(&data).unwrap();
-    let config = dir.path().join("madoguchi.toml");
-    std::fs::write(
-        &config,
-        "[[queue]]\nname = \"section\"\nmembers = [\"1001\", \"1002\"]\nfallback = \"scenario\"\n\
+    let setup = Setup::new(
+        "name = \"section\"\nmembers = [\"1001\", \"1002\"]\nfallback = \"scenario\"\n\
          wrap_up_ms = 0\nmax_wait_ms = 25000\nannounce_every_ms = 6000\nring_timeout_ms = 15000\n",
-    )
-    .unwrap();
-    let scenario = write_scenario(dir.path());
-    let server = Server::start(ServerOptions {
-        data: Some(data.clone()),
-        extra_args: ivr_server_args(Some(&config), &scenario),
-        ..ServerOptions::default()
-    })
-    .unwrap();
-    let api = Api::new(server.http, &token);
+        write_scenario,
+    );
+    let (dir, data) = (&setup.dir, &setup.data);
+    let server = setup.start(false);
+    let api = setup.api(&server);
     // 1001 on one device; 1002 on two: one answers after a second, the other only rings.
     let log_a = dir.path().join("1001.log");
     let log_b1 = dir.path().join("1002-b1.log");
@@ -298,14 +333,8 @@ fn callers_wait_in_order_and_go_to_the_first_free_member() {
     // ...which survive a crash: kill -9, start again on the same data, same report.
     let mut server = server;
     server.kill9();
-    let again = Server::start(ServerOptions {
-        users: vec![],
-        data: Some(data.clone()),
-        extra_args: ivr_server_args(Some(&config), &scenario),
-        ..ServerOptions::default()
-    })
-    .unwrap();
-    let api = Api::new(again.http, &token);
+    let again = setup.start(true);
+    let api = setup.api(&again);
     let (_, after) = api.get("/queues/section/history?interval=all").unwrap();
     assert_eq!(after["total"], before["total"], "{after}");
     let (status, _) = api.get("/queues/nosuch/history").unwrap();
@@ -318,24 +347,12 @@ fn callers_wait_in_order_and_go_to_the_first_free_member() {
 
 #[test]
 fn members_log_out_and_pause_with_feature_codes() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    let token = create_token(&data).unwrap();
-    let config = dir.path().join("madoguchi.toml");
-    std::fs::write(
-        &config,
-        "[[queue]]\nname = \"section\"\nmembers = [\"1001\", \"1002\"]\nfallback = \"scenario\"\n",
-    )
-    .unwrap();
-    let scenario = write_scenario(dir.path());
-    let server = Server::start(ServerOptions {
-        data: Some(data.clone()),
-        extra_args: ivr_server_args(Some(&config), &scenario),
-        ..ServerOptions::default()
-    })
-    .unwrap();
-    let api = Api::new(server.http, &token);
+    let setup = Setup::new(
+        "name = \"section\"\nmembers = [\"1001\", \"1002\"]\nfallback = \"scenario\"\n",
+        write_scenario,
+    );
+    let server = setup.start(false);
+    let api = setup.api(&server);
     let state = |user: &str| -> serde_json::Value {
         let (_, q) = api.get("/queues").unwrap();
         q["queues"][0]["live"]["members"]
@@ -398,14 +415,8 @@ fn members_log_out_and_pause_with_feature_codes() {
     std::thread::sleep(Duration::from_secs(1));
     let mut server = server;
     server.kill9();
-    let again = Server::start(ServerOptions {
-        users: vec![],
-        data: Some(data.clone()),
-        extra_args: ivr_server_args(Some(&config), &scenario),
-        ..ServerOptions::default()
-    })
-    .unwrap();
-    let api = Api::new(again.http, &token);
+    let again = setup.start(true);
+    let api = setup.api(&again);
     let (_, q) = api.get("/queues").unwrap();
     let members = &q["queues"][0]["live"]["members"];
     assert_eq!(members[0][0], "1001", "{q}");
@@ -418,25 +429,14 @@ fn members_log_out_and_pause_with_feature_codes() {
 /// waited longer: the free member is offered the urgent caller first.
 #[test]
 fn a_priority_caller_goes_ahead_of_longer_waiting_ones() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    let token = create_token(&data).unwrap();
-    let config = dir.path().join("madoguchi.toml");
-    std::fs::write(
-        &config,
-        "[[queue]]\nname = \"section\"\nmembers = [\"1001\"]\nfallback = \"scenario\"\n\
+    let setup = Setup::new(
+        "name = \"section\"\nmembers = [\"1001\"]\nfallback = \"scenario\"\n\
          wrap_up_ms = 0\nmax_wait_ms = 60000\nring_timeout_ms = 15000\n",
-    )
-    .unwrap();
-    let scenario = write_priority_scenario(dir.path());
-    let server = Server::start(ServerOptions {
-        data: Some(data.clone()),
-        extra_args: ivr_server_args(Some(&config), &scenario),
-        ..ServerOptions::default()
-    })
-    .unwrap();
-    let api = Api::new(server.http, &token);
+        write_priority_scenario,
+    );
+    let dir = &setup.dir;
+    let server = setup.start(false);
+    let api = setup.api(&server);
     let log = dir.path().join("1001.log");
     let _staff = Device::start(
         server.sip,

@@ -57,6 +57,10 @@ pub struct ServeArgs {
     /// Zama hotline, `examples/zama-mynumber/scenario.json`).
     #[arg(long)]
     scenario: Option<PathBuf>,
+    /// Where compiled plugins are kept, by SHA-256 (default: DATA/plugin-cache). Servers
+    /// may share one: writes are atomic, and an artifact from another wasmtime is ignored.
+    #[arg(long, env = "MADOGUCHI_PLUGIN_CACHE")]
+    plugin_cache: Option<PathBuf>,
 }
 
 /// Demo staff: extension, name, password (demo only; the demo binds to loopback).
@@ -107,7 +111,16 @@ pub fn run(args: ServeArgs, demo: bool) -> Result<()> {
         ensure_demo_users(&store, &cfg.server.realm)?;
         ensure_demo_token(&store, &cfg.server.data_dir)?;
     }
-    let ivr = IvrParts::open(&store, &cfg.server.data_dir, args.clock.as_deref())?;
+    let plugin_cache = args
+        .plugin_cache
+        .clone()
+        .unwrap_or_else(|| cfg.server.data_dir.join("plugin-cache"));
+    let ivr = IvrParts::open(
+        &store,
+        &cfg.server.data_dir,
+        &plugin_cache,
+        args.clock.as_deref(),
+    )?;
     let plugins = args
         .plugins
         .or_else(|| demo.then(|| bundled("target/plugins")));

@@ -42,8 +42,14 @@ pub fn parse_instant(s: &str) -> Result<u64, String> {
 }
 
 impl IvrParts {
-    /// Opens everything under `data_dir`; `clock` (RFC 3339) puts the server on a test clock.
-    pub fn open(store: &Store, data_dir: &Path, clock: Option<&str>) -> Result<IvrParts> {
+    /// Opens everything under `data_dir`, with compiled plugins kept in `plugin_cache`;
+    /// `clock` (RFC 3339) puts the server on a test clock.
+    pub fn open(
+        store: &Store,
+        data_dir: &Path,
+        plugin_cache: &Path,
+        clock: Option<&str>,
+    ) -> Result<IvrParts> {
         let test_clock = match clock {
             Some(c) => Some(Arc::new(FixedClock::new(
                 parse_instant(c).map_err(|e| anyhow!("--clock: {e}"))?,
@@ -57,7 +63,7 @@ impl IvrParts {
         // Compiled plugins are kept by SHA-256, so a restart loads them instead of compiling.
         let runtime = Runtime::new(RuntimeConfig {
             clock,
-            cache_dir: Some(open_dir(&data_dir.join("plugin-cache"))?),
+            cache_dir: Some(open_dir(plugin_cache)?),
             ..RuntimeConfig::default()
         })
         .context("cannot start the plugin runtime")?;
