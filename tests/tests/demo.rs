@@ -63,6 +63,12 @@ fn the_demo_answers_the_did_and_reaches_the_call_center_on_1003() {
         "{record}"
     );
     assert_eq!(record["scenario"], "zama-mynumber");
+    // The caller's RTP over the IVR part is in the record: what came in (sipp's stream, no
+    // loss on loopback) and what the host sent (notice, greeting, menu).
+    let leg = &record["caller_leg"];
+    assert!(leg["rtp"]["packets"].as_u64().unwrap() > 100, "{leg}");
+    assert_eq!(leg["rtp"]["lost"], 0, "{leg}");
+    assert!(leg["sent"].as_u64().unwrap() > 100, "{leg}");
     callcenter.finish().unwrap();
     let invite = std::fs::read_to_string(&log).unwrap();
     assert!(

@@ -87,6 +87,10 @@ pub struct CallRecord {
     /// The recording's file name, when the call was recorded.
     #[serde(default)]
     pub recording: Option<String>,
+    /// The caller's RTP leg over the IVR part (received: loss, jitter, duplicates, bad
+    /// packets; sent: packets and pacing), recorded or not.
+    #[serde(default)]
+    pub caller_leg: serde_json::Value,
     pub events: Vec<LogEntry>,
 }
 

@@ -271,12 +271,13 @@ async fn run_inner(mut call: IvrCall) {
     };
     info!(outcome, node = machine.node(), "IVR part of the call over");
     let mut recording = machine_recording(&machine);
+    let caller_leg = leg_stats(&call.leg).await;
     if io.adopt.is_none() {
         if let Some(device) = io.device.take() {
             tokio::spawn(device.close());
         }
         if let Some((rec, started_unix)) = io.recording.take() {
-            let legs = vec![leg_stats(&call.leg).await];
+            let legs = vec![caller_leg.clone()];
             recording = Some(rec.file_name().to_string());
             finish_recording(call.store.clone(), rec, started_unix, &call.facts, legs).await;
         }
@@ -291,6 +292,7 @@ async fn run_inner(mut call: IvrCall) {
         ended_unix_ms: unix_now_ms(),
         outcome,
         recording,
+        caller_leg,
         events: machine.log().entries().to_vec(),
     };
     let store = call.store.clone();
