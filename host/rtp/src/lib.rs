@@ -99,6 +99,12 @@
 //! detected, no recording gap, no packet lost in either direction. At 1,000
 //! calls the tail comes from competing for the CPU with the other
 //! processes: run the media process with a real-time or raised priority.
+//!
+//! Re-run on 2026-12-03 with the machine otherwise quiet (load average 1.5,
+//! normal priority, 10 s): N = 250: host threads 22 %, p99 1.48 ms; N = 1000:
+//! host threads 80 % (process 104 %), 167 MiB, 0 loss either way, no
+//! recording gap, 1000/1000 keys, send error p50 0.44 ms, p99 2.10 ms (median
+//! leg 1.40 ms), max 8.0 ms.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
