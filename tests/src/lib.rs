@@ -99,6 +99,8 @@ pub struct Server {
     pub data: PathBuf,
     _tmp: Option<tempfile::TempDir>,
     log: Arc<Mutex<Vec<String>>>,
+    /// The threads copying stdout and stderr into `log`; they end when the process does.
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 /// What to start.
@@ -189,6 +191,7 @@ impl Server {
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().context("spawn madoguchi")?;
         let log = Arc::new(Mutex::new(Vec::new()));
+        let mut readers = Vec::new();
         for stream in [
             child
                 .stdout
@@ -203,14 +206,14 @@ impl Server {
         .flatten()
         {
             let log = log.clone();
-            std::thread::spawn(move || {
+            readers.push(std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
                     if std::env::var_os("MADOGUCHI_TEST_ECHO").is_some() {
                         eprintln!("[server] {line}");
                     }
                     log.lock().expect("log lock").push(line);
                 }
-            });
+            }));
         }
         let mut server = Server {
             child,
@@ -219,6 +222,7 @@ impl Server {
             data,
             _tmp: tmp,
             log,
+            readers,
         };
         // A bound, not a measurement: a server compiling its plugins on a loaded machine is slow.
         server.wait_ready(Duration::from_secs(90))?;
@@ -233,8 +237,10 @@ impl Server {
         let mut n = 0;
         while start.elapsed() < limit {
             if let Some(status) = self.child.try_wait()? {
-                // Give the log readers a moment to collect the last words.
-                std::thread::sleep(Duration::from_millis(100));
+                // The readers end at the pipes' end: then the log holds the last words.
+                for r in self.readers.drain(..) {
+                    let _ = r.join();
+                }
                 bail!(
                     "server exited ({status}) before it answered; log:\n{}",
                     self.log_text()

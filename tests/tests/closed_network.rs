@@ -20,8 +20,8 @@ allow = ["127.0.0.1/32"]
 [registrar.guard]
 delay_after = 2
 block_after = 4
-first_delay_ms = 100
-max_delay_ms = 200
+first_delay_ms = 1500
+max_delay_ms = 3000
 window_minutes = 10
 block_minutes = 1
 "#;
@@ -77,11 +77,17 @@ fn password_guessing_is_slowed_then_blocked() {
             .option("-timeout", "4s")
             .run()
     };
-    // Three wrong answers are refused (the third after a delay), a known and an unknown
-    // user alike.
+    // Three wrong answers are refused, a known and an unknown user alike; the third only
+    // after the first delay (a lower bound: a slow machine cannot make it fail).
     guess("1001").unwrap();
     guess("9999").unwrap();
+    let t = std::time::Instant::now();
     guess("1001").unwrap();
+    assert!(
+        t.elapsed() >= Duration::from_millis(1500),
+        "the third refusal came after {:?}, not delayed",
+        t.elapsed()
+    );
     // The fourth blocks the source: no refusal comes back.
     assert!(guess("1001").is_err(), "the fourth failure was answered");
     // Blocked: even the right password gets no answer from this address now.

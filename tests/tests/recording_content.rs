@@ -80,13 +80,20 @@ fn write_pcap(path: &Path, samples: &[i16], ssrc: u32) {
 
 /// The highest normalised cross-correlation of `reference` with `channel` over every lag.
 fn best_correlation(channel: &[f64], reference: &[f64]) -> (f64, usize) {
-    let energy = |x: &[f64]| x.iter().map(|v| v * v).sum::<f64>();
-    let r_energy = energy(reference);
+    let n = reference.len();
+    if channel.len() < n {
+        return (0.0, 0);
+    }
+    let r_energy: f64 = reference.iter().map(|v| v * v).sum();
+    // The window's energy, kept as a running sum.
+    let mut w_energy: f64 = channel[..n].iter().map(|v| v * v).sum();
     let mut best = (0.0, 0);
-    for lag in 0..channel.len().saturating_sub(reference.len()) {
-        let window = &channel[lag..lag + reference.len()];
-        let w_energy = energy(window);
-        if w_energy == 0.0 {
+    for lag in 0..=channel.len() - n {
+        if lag > 0 {
+            w_energy += channel[lag + n - 1].powi(2) - channel[lag - 1].powi(2);
+        }
+        let window = &channel[lag..lag + n];
+        if w_energy <= 1e-9 {
             continue;
         }
         let dot: f64 = window.iter().zip(reference).map(|(a, b)| a * b).sum();

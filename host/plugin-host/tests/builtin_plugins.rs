@@ -238,6 +238,7 @@ fn transfer_targets_and_failure_routes() {
         steps[0].actions,
         vec![
             Action::Play(vec![Prompt::Asset("connecting".into())]),
+            Action::SetVariable(("queue.priority".into(), "0".into())),
             Action::Transfer(TransferTarget::Queue("mynumber".into()))
         ]
     );

@@ -186,9 +186,9 @@ pub struct RegistrarSection {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GuardSection {
-    /// Failures (within `window_minutes`) before answers are delayed.
+    /// Failures (within `window_minutes`) answered at once; later refusals are delayed.
     pub delay_after: u32,
-    /// Failures (within `window_minutes`) that block the source.
+    /// The failure (within `window_minutes`) that blocks the source: it is not answered.
     pub block_after: u32,
     /// The first delay; it doubles with each further failure up to `max_delay_ms`.
     pub first_delay_ms: u64,
@@ -301,7 +301,8 @@ fn key_at(text: &str, at: usize) -> Option<String> {
         .lines()
         .rev()
         .map(str::trim)
-        .find(|l| l.starts_with('['))
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .find(|l| l.starts_with('[') && l.ends_with(']'))
         .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim());
     Some(match table {
         Some(t) if !t.is_empty() => format!("{t}.{key}"),
@@ -429,7 +430,7 @@ mod tests {
         let text = "[[listener]]\ntransport = \"udp\"\naddress = \"not-an-addr\"\n";
         let err = Config::parse(text, "x.toml").unwrap_err().to_string();
         assert!(err.starts_with("x.toml:3: listener.address:"), "{err}");
-        let text = "[registrar]\nmax_contacts = \"ten\"\n";
+        let text = "[registrar] # devices\nmax_contacts = \"ten\"\n";
         let err = Config::parse(text, "y.toml").unwrap_err().to_string();
         assert!(
             err.starts_with("y.toml:2: registrar.max_contacts:"),

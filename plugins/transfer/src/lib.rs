@@ -89,7 +89,9 @@ impl Node for Transfer {
             Target::Queue(q) => TransferTarget::Queue(q.clone()),
             Target::External(n) => TransferTarget::External(n.clone()),
         };
-        if let Some(p) = cx.config.priority {
+        // Always for a queue, so an earlier transfer's priority never carries over.
+        if matches!(cx.config.target, Target::Queue(_)) {
+            let p = cx.config.priority.unwrap_or(0);
             cx.set_var("queue.priority", &alloc::format!("{p}"));
         }
         cx.transfer(target);

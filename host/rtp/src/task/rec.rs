@@ -9,8 +9,9 @@ use tokio::sync::oneshot;
 
 /// How often mixed audio moves to the writer. Every hand-over wakes the
 /// writer thread (futex + write syscall); at 1,000 recorded calls 100 ms
-/// cost ~10 % of a core, 500 ms a fifth of that, for ~40 KB more buffered per call.
-const FLUSH_EVERY: Duration = Duration::from_millis(500);
+/// cost ~10 % of a core, 500 ms a fifth of that. 250 ms keeps what a `kill -9`
+/// can lose (this plus the latency margin) well under a second.
+const FLUSH_EVERY: Duration = Duration::from_millis(250);
 /// Largest distance between a relayed packet's timestamp-based position and its arrival before re-anchoring.
 const MAX_SKEW: Duration = Duration::from_millis(200);
 

@@ -75,6 +75,18 @@ pub struct ApiState {
     pub prompts: Arc<PromptStore>,
     /// The running server.
     pub hooks: Arc<dyn ApiHooks>,
+    /// Held while a version goes live and while a plugin is removed, so that a removal
+    /// never slips between a version's check and its publish.
+    pub live_changes: Arc<std::sync::Mutex<()>>,
+}
+
+impl ApiState {
+    /// Serialises going live and plugin removal (a poisoned lock is still a lock).
+    pub fn lock_live_changes(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.live_changes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// The `/api/v1` routes except `/api/v1/health`, all behind bearer-token auth.

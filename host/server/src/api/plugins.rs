@@ -69,6 +69,7 @@ pub async fn remove(
 ) -> Result<Json<PluginMeta>, ApiError> {
     let reference = format!("{name}@{version}");
     let meta = blocking(move || {
+        let _live = state.lock_live_changes();
         let pinned = state.scenarios.pinned_plugins()?.into_iter().collect();
         Ok(state.plugins.remove(&reference, &pinned)?)
     })

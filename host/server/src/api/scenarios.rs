@@ -32,6 +32,15 @@ async fn check(state: &ApiState, body: Bytes) -> Result<(Validated, Bytes), ApiE
     .await
 }
 
+/// Every plugin a scenario names (nodes, schedules, recording policy).
+fn plugin_refs(s: &madoguchi_scenario::Scenario) -> impl Iterator<Item = &str> {
+    s.nodes
+        .values()
+        .map(|n| n.plugin.as_str())
+        .chain(s.schedules.values().map(|p| p.plugin.as_str()))
+        .chain(s.recording_policy.iter().map(|p| p.plugin.as_str()))
+}
+
 fn warnings(v: &Validated) -> Vec<Problem> {
     v.warnings.clone()
 }
@@ -75,6 +84,16 @@ pub async fn upload(
         answer["warnings"] = json!(warnings(&v));
         answer["published"] = Value::Null;
         if q.publish {
+            // Checked above, outside the lock: a plugin may have been removed since.
+            let _live = state.lock_live_changes();
+            if let Some(gone) =
+                plugin_refs(&v.scenario).find(|r| !matches!(state.plugins.meta(r), Ok(Some(_))))
+            {
+                return Err(ApiError::conflict(format!(
+                    "uploaded as version {} but not published: plugin {gone} was removed meanwhile",
+                    meta.version
+                )));
+            }
             let entry = state
                 .scenarios
                 .publish(name, meta.version, &who, &why)
@@ -189,6 +208,7 @@ async fn make_live(
     blocking(move || {
         let who = caller.who();
         let s = &state.scenarios;
+        let _live = state.lock_live_changes();
         if let Some(stored) = s.get(&name, body.version)? {
             let env = RegistryEnv::new(&state.plugins, &state.prompts);
             madoguchi_scenario::validate(stored.document.as_bytes(), &env).map_err(|r| {

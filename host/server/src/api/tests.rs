@@ -91,6 +91,7 @@ fn fixture_with(test_mode: bool) -> Fixture {
         scenarios: Arc::new(scenarios),
         prompts: Arc::new(prompts),
         hooks: hooks.clone(),
+        live_changes: Arc::default(),
     };
     let token = |role, label| store.create_token(role, label, "test").unwrap().0;
     Fixture {

@@ -63,7 +63,10 @@ impl IvrParts {
         // Compiled plugins are kept by SHA-256, so a restart loads them instead of compiling.
         let runtime = Runtime::new(RuntimeConfig {
             clock,
-            cache_dir: Some(open_dir(plugin_cache)?),
+            // Only start-up time depends on it: an unusable directory is a warning.
+            cache_dir: open_dir(plugin_cache)
+                .map_err(|e| tracing::warn!("no compiled-plugin cache: {e:#}"))
+                .ok(),
             ..RuntimeConfig::default()
         })
         .context("cannot start the plugin runtime")?;
@@ -181,6 +184,7 @@ impl IvrParts {
                 test_clock: self.test_clock.clone(),
                 queues,
             }),
+            live_changes: Arc::default(),
         }
     }
 }
