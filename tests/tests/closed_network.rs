@@ -44,14 +44,19 @@ fn options_from(from: &str, server: SocketAddr, n: u32) -> Option<String> {
     text.lines().next().map(str::to_string)
 }
 
-#[test]
-fn a_listener_answers_only_its_allow_list() {
-    let server = Server::start(ServerOptions {
+/// The server with [`CONFIG`] (UDP only).
+fn start() -> Server {
+    Server::start(ServerOptions {
         config: Some(CONFIG.into()),
         tcp: false,
         ..ServerOptions::default()
     })
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn a_listener_answers_only_its_allow_list() {
+    let server = start();
     assert_eq!(
         options_from("127.0.0.1", server.sip, 1).as_deref(),
         Some("SIP/2.0 200 OK")
@@ -65,12 +70,7 @@ fn a_listener_answers_only_its_allow_list() {
 
 #[test]
 fn password_guessing_is_slowed_then_blocked() {
-    let server = Server::start(ServerOptions {
-        config: Some(CONFIG.into()),
-        tcp: false,
-        ..ServerOptions::default()
-    })
-    .unwrap();
+    let server = start();
     let guess = |user: &str| {
         Sipp::new("register_bad.xml", server.sip)
             .user(user, "guess")

@@ -487,32 +487,22 @@ fn a_priority_caller_goes_ahead_of_longer_waiting_ones() {
 /// A queue that cannot work is refused when the server starts, with every problem named.
 #[test]
 fn a_bad_queue_config_is_refused_at_start_naming_the_problems() {
-    let setup = Setup::new(
-        "name = \"section\"\nmembers = [\"1001\", \"1999\"]\nfallback = \"nowhere\"\n",
-        write_scenario,
-    );
-    let err = Server::start(ServerOptions {
-        data: Some(setup.data.clone()),
-        extra_args: ivr_server_args(Some(&setup.config), &setup.scenario),
-        ..ServerOptions::default()
-    })
-    .err()
-    .expect("the server must refuse the queue")
-    .to_string();
+    let refusal = |queue: &str| -> String {
+        let setup = Setup::new(queue, write_scenario);
+        Server::start(ServerOptions {
+            data: Some(setup.data.clone()),
+            extra_args: ivr_server_args(Some(&setup.config), &setup.scenario),
+            ..ServerOptions::default()
+        })
+        .err()
+        .unwrap_or_else(|| panic!("the server took the queue {queue:?}"))
+        .to_string()
+    };
+    let err =
+        refusal("name = \"section\"\nmembers = [\"1001\", \"1999\"]\nfallback = \"nowhere\"\n");
     for named in ["queue section", "1999", "nowhere"] {
         assert!(err.contains(named), "{named:?} not named in: {err}");
     }
-    let empty = Setup::new(
-        "name = \"empty\"\nmembers = []\nfallback = \"scenario\"\n",
-        write_scenario,
-    );
-    let err = Server::start(ServerOptions {
-        data: Some(empty.data.clone()),
-        extra_args: ivr_server_args(Some(&empty.config), &empty.scenario),
-        ..ServerOptions::default()
-    })
-    .err()
-    .expect("a queue with no members must be refused")
-    .to_string();
+    let err = refusal("name = \"empty\"\nmembers = []\nfallback = \"scenario\"\n");
     assert!(err.contains("queue empty"), "{err}");
 }
