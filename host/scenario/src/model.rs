@@ -43,6 +43,17 @@ pub struct Scenario {
     pub nodes: BTreeMap<String, Node>,
 }
 
+impl Scenario {
+    /// Every plugin (`name@version`) it names: nodes, schedules, recording policy.
+    pub fn plugin_refs(&self) -> impl Iterator<Item = &str> {
+        self.nodes
+            .values()
+            .map(|n| n.plugin.as_str())
+            .chain(self.schedules.values().map(|p| p.plugin.as_str()))
+            .chain(self.recording_policy.iter().map(|p| p.plugin.as_str()))
+    }
+}
+
 /// A plugin with its configuration (schedules, recording policy).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -508,10 +508,7 @@ impl ScenarioStore {
         let mut pinned = BTreeSet::new();
         for (name, version) in self.all_live()? {
             if let Some(v) = self.get(&name, version)? {
-                let s = v.scenario;
-                pinned.extend(s.nodes.into_values().map(|n| n.plugin));
-                pinned.extend(s.schedules.into_values().map(|p| p.plugin));
-                pinned.extend(s.recording_policy.map(|p| p.plugin));
+                pinned.extend(v.scenario.plugin_refs().map(str::to_string));
             }
         }
         Ok(pinned)

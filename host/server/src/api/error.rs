@@ -24,6 +24,12 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// The same error with `prefix` before its message (what was being done).
+    pub fn prefixed(mut self, prefix: impl std::fmt::Display) -> Self {
+        self.message = format!("{prefix}: {}", self.message);
+        self
+    }
+
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
         ApiError {
             status,

@@ -32,15 +32,6 @@ async fn check(state: &ApiState, body: Bytes) -> Result<(Validated, Bytes), ApiE
     .await
 }
 
-/// Every plugin a scenario names (nodes, schedules, recording policy).
-fn plugin_refs(s: &madoguchi_scenario::Scenario) -> impl Iterator<Item = &str> {
-    s.nodes
-        .values()
-        .map(|n| n.plugin.as_str())
-        .chain(s.schedules.values().map(|p| p.plugin.as_str()))
-        .chain(s.recording_policy.iter().map(|p| p.plugin.as_str()))
-}
-
 fn warnings(v: &Validated) -> Vec<Problem> {
     v.warnings.clone()
 }
@@ -86,8 +77,10 @@ pub async fn upload(
         if q.publish {
             // Checked above, outside the lock: a plugin may have been removed since.
             let _live = state.lock_live_changes();
-            if let Some(gone) =
-                plugin_refs(&v.scenario).find(|r| !matches!(state.plugins.meta(r), Ok(Some(_))))
+            if let Some(gone) = v
+                .scenario
+                .plugin_refs()
+                .find(|r| !matches!(state.plugins.meta(r), Ok(Some(_))))
             {
                 return Err(ApiError::conflict(format!(
                     "uploaded as version {} but not published: plugin {gone} was removed meanwhile",
@@ -98,12 +91,10 @@ pub async fn upload(
                 .scenarios
                 .publish(name, meta.version, &who, &why)
                 .map_err(|e| {
-                    let mut err = ApiError::from(e);
-                    err.message = format!(
-                        "uploaded as version {} but not published: {}",
-                        meta.version, err.message
-                    );
-                    err
+                    ApiError::from(e).prefixed(format_args!(
+                        "uploaded as version {} but not published",
+                        meta.version
+                    ))
                 })?;
             state.hooks.published(name);
             answer["published"] = json!(entry);
@@ -212,12 +203,10 @@ async fn make_live(
         if let Some(stored) = s.get(&name, body.version)? {
             let env = RegistryEnv::new(&state.plugins, &state.prompts);
             madoguchi_scenario::validate(stored.document.as_bytes(), &env).map_err(|r| {
-                let mut err = ApiError::from(r);
-                err.message = format!(
-                    "version {} of {name:?} can no longer go live: {}",
-                    body.version, err.message
-                );
-                err
+                ApiError::from(r).prefixed(format_args!(
+                    "version {} of {name:?} can no longer go live",
+                    body.version
+                ))
             })?;
         }
         let entry = match action {
