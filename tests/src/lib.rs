@@ -271,6 +271,21 @@ impl Server {
         self.log.lock().expect("log lock").join("\n")
     }
 
+    /// Waits until the server's log holds `needle` `count` times; false if it did not
+    /// within `bound` (a bound for a loaded host, not a measurement).
+    pub fn wait_log(&self, needle: &str, count: usize, bound: Duration) -> bool {
+        let t0 = Instant::now();
+        loop {
+            if self.log_text().matches(needle).count() >= count {
+                return true;
+            }
+            if t0.elapsed() > bound {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// The server's process id (for CPU and memory figures).
     pub fn pid(&self) -> u32 {
         self.child.id()

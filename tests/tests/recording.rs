@@ -124,7 +124,12 @@ fn a_bridged_call_is_recorded_with_its_call_record() {
     // The recording is finished off the SIP path: wait for the file to leave its .part name.
     let dir = data.path().join("recordings");
     finished_recordings(&dir, 1);
-    std::thread::sleep(Duration::from_millis(300)); // the metadata write follows the rename
+    // The metadata write follows the rename.
+    assert!(
+        server.wait_log("recording metadata stored", 1, Duration::from_secs(30)),
+        "{}",
+        server.log_text()
+    );
     drop(server);
     let metas = recordings_of(data.path());
     assert_eq!(metas.len(), 1, "{metas:?}");

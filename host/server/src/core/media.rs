@@ -188,7 +188,9 @@ pub async fn finish_recording(
             let res =
                 tokio::task::spawn_blocking(move || store.put_json(RECORDINGS_TABLE, &key, &meta))
                     .await;
-            if !matches!(res, Ok(Ok(()))) {
+            if matches!(res, Ok(Ok(()))) {
+                info!(call_id, "recording metadata stored");
+            } else {
                 warn!(call_id, "recording metadata not stored");
             }
         }
