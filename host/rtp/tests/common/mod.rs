@@ -265,3 +265,84 @@ pub fn best_lag(a: &[i16], b: &[i16], max_lag: usize) -> (usize, f64) {
         .map(|l| (l, ncc(a, b, l)))
         .fold((0, f64::MIN), |best, x| if x.1 > best.1 { x } else { best })
 }
+
+/// Checks one paced stream: one SSRC, sequence +1 per packet, timestamps on the
+/// 20 ms grid: +160 per packet, or a multiple of it where the pacer skipped
+/// frames after the leg task was stalled (a loaded host does that; the RTP
+/// clock keeps real time). Returns the frames skipped between these packets.
+pub fn check_paced_stream(got: &[Pkt]) -> u64 {
+    let mut skipped = 0;
+    for w in got.windows(2) {
+        assert_eq!(w[1].ssrc, w[0].ssrc);
+        assert_eq!(
+            w[1].seq,
+            w[0].seq.wrapping_add(1),
+            "{:?} -> {:?}",
+            w[0],
+            w[1]
+        );
+        let step = w[1].ts.wrapping_sub(w[0].ts);
+        assert!(step >= 160 && step % 160 == 0, "timestamp step {step}");
+        skipped += u64::from(step / 160 - 1);
+    }
+    skipped
+}
+
+/// Each packet's frame number on the stream's timeline ((ts - ts₀) / 160, so
+/// skipped frames leave holes) with its decoded audio.
+pub fn frames_on_timeline(got: &[Pkt], law: Law) -> Vec<(usize, Vec<i16>)> {
+    let Some(first) = got.first() else {
+        return vec![];
+    };
+    got.iter()
+        .map(|p| {
+            let k = (p.ts.wrapping_sub(first.ts) / 160) as usize;
+            (k, p.payload.iter().map(|&c| law.decode(c)).collect())
+        })
+        .collect()
+}
+
+/// Where a looping or one-shot signal of `chunks` (distinct 20 ms frames) starts
+/// on the timeline: the frame number of its chunk 0, found from the first
+/// packet that carries any chunk (so a skipped first frame does not matter).
+pub fn signal_start(frames: &[(usize, Vec<i16>)], chunks: &[Vec<i16>]) -> Option<usize> {
+    frames.iter().find_map(|(k, f)| {
+        let j = chunks.iter().position(|c| c == f)?;
+        k.checked_sub(j)
+    })
+}
+
+/// Polls `cond` every 10 ms until it holds; false after `bound` (a bound for a
+/// loaded host, not a measurement).
+pub async fn eventually(bound: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let until = Instant::now() + bound;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() > until {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Waits until `peer` has heard nothing for `quiet` (the leg has stopped
+/// sending); false if packets still came after `bound`.
+pub async fn quiescent(peer: &Peer, quiet: Duration, bound: Duration) -> bool {
+    let until = Instant::now() + bound;
+    let mut n = peer.packets().len();
+    let mut since = Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let m = peer.packets().len();
+        if m != n {
+            (n, since) = (m, Instant::now());
+        } else if since.elapsed() >= quiet {
+            return true;
+        }
+        if Instant::now() > until {
+            return false;
+        }
+    }
+}
