@@ -127,6 +127,7 @@ fn registrations_survive_a_restart() {
     };
     let mut server = Server::start(opts()).unwrap();
     let sip = server.sip;
+    let stored_before = server.log_text().matches("bindings stored").count();
     let desk = Device::start(
         sip,
         "1001",
@@ -134,10 +135,18 @@ fn registrations_survive_a_restart() {
         Sipp::new("device_answer.xml", sip).set("answer_ms", "100"),
     )
     .unwrap();
-    // The binding is written behind the SIP path (in about a millisecond); give it ample
-    // time on a loaded host, then crash hard and start again on the same port with no new
+    // The binding is written behind the SIP path: wait for the write after this (the only)
+    // registration, then crash hard and start again on the same port with no new
     // registration.
-    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        server.wait_log(
+            "bindings stored",
+            stored_before + 1,
+            Duration::from_secs(30)
+        ),
+        "{}",
+        server.log_text()
+    );
     server.kill9();
     let server = Server::start(ServerOptions {
         users: vec![],

@@ -14,7 +14,7 @@ use madoguchi_acd::history::{period_key_range, summarize, Interval, Ledger, Queu
 use madoguchi_acd::{Acd, EventKind, PeriodStats, Presence};
 use madoguchi_store::{Store, StoreError};
 use serde_json::{json, Value};
-use tracing::warn;
+use tracing::{info, warn};
 
 /// The table of [`QueueCallRecord`]s, keyed by [`QueueCallRecord::key`].
 pub const QUEUE_CALLS_TABLE: &str = "queue.calls";
@@ -121,18 +121,45 @@ fn write_behind(store: Store, rx: std_mpsc::Receiver<Write>) {
                 Err(_) => break,
             }
         }
+        let mut stored_calls = 0;
+        let mut stored_presences = Vec::new();
         if !calls.is_empty() {
             let rows: Vec<(String, QueueCallRecord)> = calls.into_iter().collect();
-            if let Err(e) = store.put_json_many(QUEUE_CALLS_TABLE, &rows) {
-                warn!(records = rows.len(), error = %e, "cannot store queue history");
+            match store.put_json_many(QUEUE_CALLS_TABLE, &rows) {
+                Ok(()) => stored_calls = rows.len(),
+                Err(e) => warn!(records = rows.len(), error = %e, "cannot store queue history"),
             }
         }
         if !presences.is_empty() {
-            let rows: Vec<(String, Presence)> = presences.into_iter().collect();
-            if let Err(e) = store.put_json_many(QUEUE_MEMBERS_TABLE, &rows) {
-                warn!(members = rows.len(), error = %e, "cannot store member presences");
+            let mut rows: Vec<(String, Presence)> = presences.into_iter().collect();
+            rows.sort_by(|a, b| a.0.cmp(&b.0));
+            match store.put_json_many(QUEUE_MEMBERS_TABLE, &rows) {
+                Ok(()) => stored_presences = rows,
+                Err(e) => warn!(members = rows.len(), error = %e, "cannot store member presences"),
             }
         }
+        // One line per batch, naming each presence stored (`1002:out`): what tests (and
+        // operators) wait for before a crash.
+        if stored_calls > 0 || !stored_presences.is_empty() {
+            let presences: Vec<String> = stored_presences
+                .iter()
+                .map(|(m, p)| format!("{m}:{}", presence_name(p)))
+                .collect();
+            info!(
+                calls = stored_calls,
+                presences = %presences.join(","),
+                "queue history stored"
+            );
+        }
+    }
+}
+
+/// A presence's short name for the log.
+fn presence_name(p: &Presence) -> &'static str {
+    match p {
+        Presence::In => "in",
+        Presence::Paused { .. } => "paused",
+        Presence::Out => "out",
     }
 }
 
@@ -216,7 +243,8 @@ mod tests {
         drop(h);
         let now = crate::core::unix_now_ms();
         let mut stored = 0;
-        for _ in 0..200 {
+        // The redb commit: at least 30 s on a loaded host (returns as soon as it is seen).
+        for _ in 0..3000 {
             stored = store
                 .list_json::<QueueCallRecord>(QUEUE_CALLS_TABLE)
                 .unwrap()
@@ -261,7 +289,8 @@ mod tests {
         h.sync_presences(&acd);
         drop(h);
         let mut kept = 0;
-        for _ in 0..200 {
+        // The redb commit: at least 30 s on a loaded host (returns as soon as it is seen).
+        for _ in 0..3000 {
             kept = store
                 .list_json::<Presence>(QUEUE_MEMBERS_TABLE)
                 .unwrap()
