@@ -96,6 +96,41 @@ fn saw(log: &Path, method: &str, number: &str) -> bool {
         })
 }
 
+/// Polls `GET /queues` until `ok` holds for the first queue's live state (`what` names the
+/// state for the failure), for at most 30 s (a bound for a loaded host, not a measurement).
+fn wait_live(api: &Api, what: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    let t0 = std::time::Instant::now();
+    loop {
+        let (_, q) = api.get("/queues").unwrap();
+        let live = q["queues"][0]["live"].clone();
+        if ok(&live) {
+            return live;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "never {what}: {live}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `member`'s state (`"on-call"`, `"paused"`...) in a queue's live state.
+fn member_state(live: &Value, member: &str) -> String {
+    live["members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m[0] == member)
+        .and_then(|m| m[1]["state"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The number of callers waiting (ringing offers included) in a queue's live state.
+fn waiting(live: &Value) -> u64 {
+    live["waiting"].as_u64().unwrap_or(0)
+}
+
 /// A test's data directory, admin token, queue config and scenario, and the server on them.
 struct Setup {
     dir: tempfile::TempDir,
@@ -192,8 +227,16 @@ fn callers_wait_in_order_and_go_to_the_first_free_member() {
             .spawn(server.sip, DID, dir.path())
             .unwrap()
     };
+    // Each step waits for the queue to show the previous one done (at most 30 s each). Caller
+    // 1 holds long enough to still talk to 1001 when callers 3 to 5 have all queued, and
+    // not so long that caller 3 (queued after it was connected) reaches the 25 s maximum
+    // wait. Caller 4 holds long enough to be seen waiting with them before it gives up
+    // (nobody can take it: caller 3 is ahead of it for 1001, and 1002's call lasts a
+    // minute) and short of the maximum wait.
     let c1 = call("q1", "0900000001", 21_000);
-    std::thread::sleep(Duration::from_millis(2500));
+    wait_live(&api, "1001 on a call with caller 1", |l| {
+        member_state(l, "1001") == "on-call"
+    });
     let (status, _) = api
         .send(
             "POST",
@@ -203,18 +246,21 @@ fn callers_wait_in_order_and_go_to_the_first_free_member() {
         .unwrap();
     assert_eq!(status, 200);
     let c2 = call("q2", "0900000002", 60_000);
-    std::thread::sleep(Duration::from_millis(2500));
+    wait_live(&api, "1002 on a call with caller 2", |l| {
+        member_state(l, "1002") == "on-call" && waiting(l) == 0
+    });
     // Both staff are on calls now: three callers wait, in this order.
     let c3 = call("q3", "0900000003", 45_000);
-    std::thread::sleep(Duration::from_millis(1000));
-    let c4 = call("q4", "0900000004", 8_000);
-    std::thread::sleep(Duration::from_millis(1000));
+    wait_live(&api, "caller 3 waiting", |l| waiting(l) == 1);
+    let c4 = call("q4", "0900000004", 16_000);
+    wait_live(&api, "caller 4 waiting", |l| waiting(l) == 2);
     let c5 = call("q5", "0900000005", 60_000);
-    std::thread::sleep(Duration::from_millis(3000));
-    let (_, live) = api.get("/queues").unwrap();
-    let waiting = live["queues"][0]["live"]["waiting"].as_u64().unwrap_or(0);
+    let live = wait_live(&api, "three callers waiting while both staff talk", |l| {
+        waiting(l) == 3
+    });
     assert_eq!(
-        waiting, 3,
+        (member_state(&live, "1001"), member_state(&live, "1002")),
+        ("on-call".to_string(), "on-call".to_string()),
         "three callers wait while both staff talk: {live}"
     );
     for run in [c1, c2, c3, c4, c5] {
@@ -410,9 +456,13 @@ fn members_log_out_and_pause_with_feature_codes() {
         )
         .unwrap();
     assert_eq!(status, 200, "{body}");
-    // Presences are written behind the SIP path within milliseconds; leave it a second
-    // before the crash.
-    std::thread::sleep(Duration::from_secs(1));
+    // Presences are written behind the SIP path, in order: once 1002's log-out is stored
+    // (the last change), so is 1001's pause before it. Crash only then.
+    assert!(
+        server.wait_log("1002:out", 1, Duration::from_secs(30)),
+        "{}",
+        server.log_text()
+    );
     let mut server = server;
     server.kill9();
     let again = setup.start(true);
@@ -450,14 +500,24 @@ fn a_priority_caller_goes_ahead_of_longer_waiting_ones() {
             .spawn(server.sip, DID, dir.path())
             .unwrap()
     };
-    // Keys after the built-in recording notice (4.8 s). 1001 talks to the first caller for a
-    // few seconds; meanwhile an ordinary caller, then
-    // an urgent one, start waiting.
-    let first = call("p1", "0900000011", '1', 7_000);
-    std::thread::sleep(Duration::from_millis(3000));
-    let ordinary = call("p2", "0900000012", '1', 14_000);
-    std::thread::sleep(Duration::from_millis(1500));
-    let urgent = call("p3", "0900000013", '2', 16_000);
+    // Keys after the built-in recording notice (4.8 s). 1001 talks to the first caller;
+    // meanwhile an ordinary caller, then an urgent one, start waiting (each step waits for
+    // the queue to show the previous one, at most 30 s each). The first caller holds long
+    // enough for both to have queued (each takes over 6 s); the ordinary one still waits
+    // when the first call ends, and gives up before the urgent one's call ends.
+    let first = call("p1", "0900000011", '1', 24_000);
+    wait_live(&api, "1001 on a call with the first caller", |l| {
+        member_state(l, "1001") == "on-call" && waiting(l) == 0
+    });
+    let ordinary = call("p2", "0900000012", '1', 26_000);
+    wait_live(&api, "the ordinary caller waiting", |l| waiting(l) == 1);
+    let urgent = call("p3", "0900000013", '2', 28_000);
+    let live = wait_live(&api, "both callers waiting", |l| waiting(l) == 2);
+    assert_eq!(
+        member_state(&live, "1001"),
+        "on-call",
+        "both wait while 1001 talks to the first caller: {live}"
+    );
     for run in [first, ordinary, urgent] {
         run.wait().unwrap();
     }
