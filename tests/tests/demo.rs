@@ -50,9 +50,12 @@ fn the_demo_answers_the_did_and_reaches_the_call_center_on_1003() {
             .arg(&log.display().to_string()),
     )
     .unwrap();
-    // Main menu 1 (application), then 1 (how to apply): the call center.
-    let wait = 10_000;
-    IvrCaller::new("demo", "0462001234", &[(wait, '1'), (2000, '1')], 20_000)
+    // Main menu 1 (application), then 1 (how to apply): the call center. The first key
+    // comes 2.4 s into the main menu (after the 4.1 s notice and the 4.5 s greeting), the
+    // second 3 s into the next menu: a key sent before a menu collects is dropped, so each
+    // has a second or more to spare for a server running behind.
+    let wait = 11_000;
+    IvrCaller::new("demo", "0462001234", &[(wait, '1'), (3000, '1')], 20_000)
         .spawn(server.sip, "0462000000", data.path())
         .unwrap()
         .wait()
