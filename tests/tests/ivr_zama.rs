@@ -172,15 +172,17 @@ fn prompt_ms(id: &str) -> u64 {
 }
 
 /// Key times for a row of the table: `keys` as in the README (`-` = no input). The first
-/// key comes during the main menu prompt (after notice and greeting); a key is pressed
-/// 2 s into the menu it answers (barge-in); after `-` the next key waits for the
-/// re-prompt (prompt + 5 s timeout + the timeout prompt). Returns the presses and how long
-/// the caller then waits for the call to settle.
+/// key comes 2.5 s into the main menu prompt (after notice and greeting); a key is pressed
+/// 3 s into the menu it answers (barge-in); after `-` the next key waits for the
+/// re-prompt (prompt + 5 s timeout + the timeout prompt). A key sent before the menu
+/// collects is dropped, so each lands a second or more later than needed, for a server
+/// running behind. Returns the presses and how long the caller then waits for the call
+/// to settle.
 fn plan(keys: &str) -> (Vec<(u64, char)>, u64) {
     let menu_ms = |m: &str| prompt_ms(m);
     let mut menu = "menu-main";
     let mut presses = Vec::new();
-    let mut wait = prompt_ms("notice") + prompt_ms("greeting") + 1500;
+    let mut wait = prompt_ms("notice") + prompt_ms("greeting") + 2500;
     let mut trailing = 0;
     for k in keys.split_whitespace() {
         if k == "-" {
@@ -192,7 +194,7 @@ fn plan(keys: &str) -> (Vec<(u64, char)>, u64) {
         let c = k.chars().next().unwrap();
         presses.push((wait, c));
         trailing = 0;
-        wait = 2000;
+        wait = 3000;
         menu = match (menu, c) {
             ("menu-main", '1') => "menu-apply",
             ("menu-main", '9') => "menu-main",
