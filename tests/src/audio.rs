@@ -4,8 +4,8 @@ use std::f64::consts::PI;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// Waits (up to 10 s) until `dir` holds at least `count` finished recordings (`*.wav`, not
-/// `*.wav.part`) and returns them sorted.
+/// Waits (up to 30 s, for a loaded host) until `dir` holds at least `count` finished
+/// recordings (`*.wav`, not `*.wav.part`) and returns them sorted.
 pub fn finished_recordings(dir: &Path, count: usize) -> Vec<PathBuf> {
     let t0 = Instant::now();
     loop {
@@ -18,7 +18,7 @@ pub fn finished_recordings(dir: &Path, count: usize) -> Vec<PathBuf> {
             return wavs;
         }
         assert!(
-            t0.elapsed() < Duration::from_secs(10),
+            t0.elapsed() < Duration::from_secs(30),
             "{count} recordings not finished in {}",
             dir.display()
         );

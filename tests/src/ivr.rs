@@ -328,9 +328,10 @@ impl Api {
         Ok(())
     }
 
-    /// The call record of `call_id`, waiting (bounded) until the IVR part has been written.
+    /// The call record of `call_id`, waiting (bounded: at least 30 s on a loaded host) until
+    /// the IVR part has been written.
     pub fn call(&self, call_id: &str) -> Result<serde_json::Value> {
-        for _ in 0..100 {
+        for _ in 0..300 {
             let (status, body) = self.get(&format!("/calls/{call_id}"))?;
             if status == 200 {
                 return Ok(body);
