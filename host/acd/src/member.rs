@@ -20,6 +20,17 @@ pub enum Presence {
     Out,
 }
 
+impl Presence {
+    /// Its short name, as logs and the live state show it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Presence::In => "in",
+            Presence::Paused { .. } => "paused",
+            Presence::Out => "out",
+        }
+    }
+}
+
 /// The independent facts about a member; [`Member::state`] derives the one state shown.
 /// They are kept apart because they overlap: a member can pause during a call, take a
 /// direct call in wrap-up, or log out while ringing.

@@ -143,7 +143,7 @@ fn write_behind(store: Store, rx: std_mpsc::Receiver<Write>) {
         if stored_calls > 0 || !stored_presences.is_empty() {
             let presences: Vec<String> = stored_presences
                 .iter()
-                .map(|(m, p)| format!("{m}:{}", presence_name(p)))
+                .map(|(m, p)| format!("{m}:{}", p.name()))
                 .collect();
             info!(
                 calls = stored_calls,
@@ -151,15 +151,6 @@ fn write_behind(store: Store, rx: std_mpsc::Receiver<Write>) {
                 "queue history stored"
             );
         }
-    }
-}
-
-/// A presence's short name for the log.
-fn presence_name(p: &Presence) -> &'static str {
-    match p {
-        Presence::In => "in",
-        Presence::Paused { .. } => "paused",
-        Presence::Out => "out",
     }
 }
 
