@@ -5,10 +5,13 @@
 pub mod audio;
 pub mod ivr;
 pub mod load;
+pub mod ports;
 pub mod sipp;
 
+pub use ports::{free_media_port, free_port};
+
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -54,41 +57,6 @@ pub fn server_bin() -> PathBuf {
         }
     }
     panic!("madoguchi binary not found near {}: build it with `cargo build -p madoguchi` (scripts/test does)", exe.display())
-}
-
-/// A free UDP+TCP port on 127.0.0.1 (both protocols free, so one number serves both).
-pub fn free_port() -> u16 {
-    for _ in 0..200 {
-        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind udp");
-        let port = udp.local_addr().expect("addr").port();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free port on loopback");
-}
-
-/// A free base port for sipp's media (`-mp`): sipp binds it and the next three (RTCP,
-/// video RTP and RTCP), so all four must be free.
-pub fn free_media_port() -> u16 {
-    for _ in 0..200 {
-        let Ok(first) = UdpSocket::bind("127.0.0.1:0") else {
-            continue;
-        };
-        let Ok(addr) = first.local_addr() else {
-            continue;
-        };
-        let base = addr.port() & !1;
-        if !(1024..=65_000).contains(&base) {
-            continue;
-        }
-        drop(first);
-        let all_free = (0..4).all(|i| UdpSocket::bind(("127.0.0.1", base + i)).is_ok());
-        if all_free {
-            return base;
-        }
-    }
-    panic!("no four free ports in a row on loopback");
 }
 
 /// A running server; killed on drop. Its log is kept for assertions and failure output.
