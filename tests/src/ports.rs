@@ -5,7 +5,8 @@
 //! checked free and then bound a moment later by sipp or the server cannot be taken in
 //! between by some other process's `bind(0)` or outgoing socket. (CI once lost a sipp
 //! run to exactly that: its media port, found free through `bind(0)`, was in use by the
-//! time sipp bound it.) A counter per test process, started at an offset from the pid,
+//! time sipp bound it.) The media-library tests (`host/rtp/tests`) use 19000–19319 for the
+//! same reason. A counter per test process, started at an offset from the pid,
 //! keeps parallel tests in one process, and two processes, apart; each port is still
 //! checked free before it is handed out.
 
@@ -17,7 +18,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 const SINGLE: (u16, u16) = (30_000, 32_700);
 const SINGLE_STEP: u16 = 2;
 /// sipp media bases (`-mp`): sipp binds the base and the next three ports.
-const MEDIA: (u16, u16) = (10_000, 19_996);
+const MEDIA: (u16, u16) = (10_000, 18_996);
 const MEDIA_BLOCK: u16 = 4;
 
 static NEXT_SINGLE: AtomicU32 = AtomicU32::new(u32::MAX);

@@ -28,7 +28,7 @@ fn encoded_frames(law: Law, pcm: &[i16]) -> Vec<Vec<u8>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pcmu_to_pcma_bridge_with_dtmf_across_and_continuity() {
-    let (rt, _tmp) = runtime(41100..=41109);
+    let (rt, _tmp) = runtime(19100..=19109);
     let pa = Peer::new().await;
     let pb = Peer::new().await;
     let a = rt.open_leg("caller", LO).await.unwrap();
@@ -130,7 +130,7 @@ async fn pcmu_to_pcma_bridge_with_dtmf_across_and_continuity() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn peer_leg_closing_ends_the_bridge() {
-    let (rt, _tmp) = runtime(41110..=41119);
+    let (rt, _tmp) = runtime(19110..=19119);
     let pa = Peer::new().await;
     let pb = Peer::new().await;
     let mut a = rt.open_leg("caller", LO).await.unwrap();

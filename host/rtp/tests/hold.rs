@@ -9,7 +9,7 @@ use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn music_on_hold_loops_hold_pauses_resume_continues_the_stream() {
-    let (rt, _tmp) = runtime(41300..=41309);
+    let (rt, _tmp) = runtime(19300..=19309);
     let phone = Peer::new().await;
     let mut leg = rt.open_leg("hold", LO).await.unwrap();
     leg.answer(phone.offer(&[Law::Ulaw], Some(101)).as_bytes())
@@ -109,7 +109,7 @@ async fn music_on_hold_loops_hold_pauses_resume_continues_the_stream() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn old_style_hold_and_moving_the_media() {
-    let (rt, _tmp) = runtime(41310..=41319);
+    let (rt, _tmp) = runtime(19310..=19319);
     let phone = Peer::new().await;
     let moved = Peer::new().await;
     let leg = rt.open_leg("move", LO).await.unwrap();

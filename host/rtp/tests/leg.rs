@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prompt_arrives_complete_in_order_and_paced() {
-    let (rt, _tmp) = runtime(41000..=41009);
+    let (rt, _tmp) = runtime(19000..=19009);
     let peer = Peer::new().await;
     let mut leg = rt.open_leg("play", LO).await.unwrap();
     let answer = leg
@@ -92,7 +92,7 @@ fn audio_with_tones(ms: usize, tones: &[(char, usize)]) -> Vec<i16> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn digits_from_all_three_sources_once_each_in_order_with_barge_in() {
-    let (rt, _tmp) = runtime(41010..=41019);
+    let (rt, _tmp) = runtime(19010..=19019);
     let peer = Peer::new().await;
     let mut leg = rt.open_leg("digits", LO).await.unwrap();
     leg.answer(peer.offer(&[Law::Ulaw], Some(101)).as_bytes())
@@ -169,7 +169,7 @@ async fn digits_from_all_three_sources_once_each_in_order_with_barge_in() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn symmetric_latching_and_garbage_is_dropped_and_counted() {
-    let (rt, _tmp) = runtime(41020..=41029);
+    let (rt, _tmp) = runtime(19020..=19029);
     let decoy = Peer::new().await; // what the SDP says; the phone is behind NAT elsewhere
     let phone = Peer::new().await;
     let stranger = Peer::new().await;
@@ -248,7 +248,7 @@ async fn symmetric_latching_and_garbage_is_dropped_and_counted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rtp_timeout_and_resume() {
-    let (rt, _tmp) = runtime_with(41030..=41039, |c| {
+    let (rt, _tmp) = runtime_with(19030..=19039, |c| {
         c.rtp_timeout = Duration::from_millis(300)
     });
     let phone = Peer::new().await;
@@ -275,7 +275,7 @@ async fn rtp_timeout_and_resume() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ports_are_bounded_and_freed_on_drop() {
-    let (rt, _tmp) = runtime(41040..=41043);
+    let (rt, _tmp) = runtime(19040..=19043);
     assert_eq!(rt.capacity(), 2);
     let a = rt.open_leg("a", LO).await.unwrap();
     let b = rt.open_leg("b", LO).await.unwrap();
@@ -308,7 +308,7 @@ async fn ports_are_bounded_and_freed_on_drop() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sdp_errors_map_to_488() {
-    let (rt, _tmp) = runtime(41044..=41047);
+    let (rt, _tmp) = runtime(19044..=19047);
     let leg = rt.open_leg("sdp", LO).await.unwrap();
     let g722 = offer_sdp(5000, &[], None, "sendrecv").replace("RTP/AVP ", "RTP/AVP 9");
     let e = leg.answer(g722.as_bytes()).unwrap_err();
@@ -327,7 +327,7 @@ async fn sdp_errors_map_to_488() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_after_a_stall_still_yields_each_press_once() {
-    let (rt, _tmp) = runtime(41048..=41051);
+    let (rt, _tmp) = runtime(19048..=19051);
     let peer = Peer::new().await;
     let mut leg = rt.open_leg("burst", LO).await.unwrap();
     leg.answer(peer.offer(&[Law::Ulaw], Some(101)).as_bytes())
@@ -364,7 +364,7 @@ async fn a_burst_after_a_stall_still_yields_each_press_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rtcp_reports_both_ways_and_unspecified_bind_needs_an_sdp_address() {
-    let (rt, _tmp) = runtime_with(41052..=41055, |c| {
+    let (rt, _tmp) = runtime_with(19052..=19055, |c| {
         c.rtcp_interval = Duration::from_millis(200)
     });
     // A phone with an RTP/RTCP pair on adjacent ports.

@@ -19,7 +19,7 @@ fn locate(chan: &[i16], signal: &[i16], offset: usize, len: usize, max_lag: usiz
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stereo_recording_channels_match_each_side_in_time() {
-    let (rt, tmp) = runtime(41200..=41209);
+    let (rt, tmp) = runtime(19200..=19209);
     let pa = Peer::new().await;
     let pb = Peer::new().await;
     let caller = rt.open_leg("rec-caller", LO).await.unwrap();
@@ -113,7 +113,7 @@ async fn stereo_recording_channels_match_each_side_in_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closing_the_leg_finishes_the_recording() {
-    let (rt, tmp) = runtime(41210..=41213);
+    let (rt, tmp) = runtime(19210..=19213);
     let pa = Peer::new().await;
     let caller = rt.open_leg("rec-close", LO).await.unwrap();
     caller
@@ -147,7 +147,7 @@ fn unfinished_recordings_are_repaired_at_start() {
     bytes.extend(std::iter::repeat_n(0x11u8, 32_000));
     std::fs::write(tmp.path().join("crashed.wav.part"), &bytes).unwrap();
     let dir = cap_std::fs::Dir::open_ambient_dir(tmp.path(), cap_std::ambient_authority()).unwrap();
-    let rt = madoguchi_rtp::MediaRuntime::new(madoguchi_rtp::MediaConfig::new(41220..=41223, dir))
+    let rt = madoguchi_rtp::MediaRuntime::new(madoguchi_rtp::MediaConfig::new(19220..=19223, dir))
         .unwrap();
     let rep = rt.repaired();
     assert_eq!(rep.len(), 1);
@@ -190,7 +190,7 @@ async fn full_disk_marks_the_recording_incomplete_and_the_call_goes_on() {
         return;
     };
     let dir = cap_std::fs::Dir::open_ambient_dir(&disk.0, cap_std::ambient_authority()).unwrap();
-    let rt = madoguchi_rtp::MediaRuntime::new(madoguchi_rtp::MediaConfig::new(41230..=41233, dir))
+    let rt = madoguchi_rtp::MediaRuntime::new(madoguchi_rtp::MediaConfig::new(19230..=19233, dir))
         .unwrap();
     let phone = Peer::new().await;
     let leg = rt.open_leg("full", LO).await.unwrap();
