@@ -74,6 +74,19 @@ pub fn tone_wav(freq: f64, ms: u32) -> Vec<u8> {
     w
 }
 
+/// G.711 µ-law decoding of one byte (ITU-T G.711), the inverse of [`ulaw`].
+pub fn ulaw_to_linear(byte: u8) -> i16 {
+    let b = !byte;
+    let exp = (b >> 4) & 0x07;
+    let mantissa = i32::from(b & 0x0f);
+    let magnitude = (((mantissa << 3) + 0x84) << exp) - 0x84;
+    if b & 0x80 != 0 {
+        -magnitude as i16
+    } else {
+        magnitude as i16
+    }
+}
+
 /// G.711 µ-law encoding of one sample (ITU-T G.711).
 pub fn ulaw(sample: i16) -> u8 {
     const BIAS: i32 = 0x84;
@@ -89,4 +102,23 @@ pub fn ulaw(sample: i16) -> u8 {
     }
     let mantissa = (s >> (exp + 3)) & 0x0f;
     !(sign | (exp << 4) | mantissa) as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ulaw_decodes_what_it_encodes_within_a_step() {
+        for s in (-32000i32..32000).step_by(37) {
+            let back = i32::from(ulaw_to_linear(ulaw(s as i16)));
+            // µ-law steps grow with the magnitude: at most 1/16 of it, plus the bias.
+            assert!(
+                (back - s).abs() <= s.abs() / 16 + 8,
+                "{s} came back as {back}"
+            );
+        }
+        assert_eq!(ulaw_to_linear(0xff), 0);
+        assert_eq!(ulaw_to_linear(0x7f), 0);
+    }
 }

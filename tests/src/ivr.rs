@@ -23,6 +23,10 @@ pub struct IvrCaller {
     /// After the last key: wait this long for the server's BYE, then hang up ourselves.
     /// The caller sends audio (silence) the whole time.
     pub hold_ms: u64,
+    /// Set by [`IvrCaller::listening_at`]: the SDP names this port and sipp sends no audio,
+    /// so the server sends the caller's audio there (to a test's
+    /// [`crate::rtp_sink::RtpSink`]) instead of latching onto sipp's own media port.
+    pub listen_port: Option<u16>,
 }
 
 /// The Call-ID sipp gives the caller's one call.
@@ -37,7 +41,16 @@ impl IvrCaller {
             number: number.into(),
             keys: keys.to_vec(),
             hold_ms,
+            listen_port: None,
         }
+    }
+
+    /// A caller that only listens, at `port` (see [`IvrCaller::listen_port`]); it has no
+    /// audio to press keys with, so it takes no keys.
+    pub fn listening_at(mut self, port: u16) -> IvrCaller {
+        assert!(self.keys.is_empty(), "a listening caller presses no keys");
+        self.listen_port = Some(port);
+        self
     }
 
     /// Writes the scenario and its RTP stream into `dir` and starts sipp dialling `did`.
@@ -52,7 +65,16 @@ impl IvrCaller {
         }
         let total = at + self.hold_ms;
         std::fs::write(&pcap, caller_pcap(&keys, total)?)?;
-        let text = CALLER_XML
+        let play = if self.listen_port.is_some() {
+            ""
+        } else {
+            PLAY_PCAP
+        };
+        let mut text = CALLER_XML.replace("@PLAY_PCAP@", play);
+        if let Some(port) = self.listen_port {
+            text = text.replace("m=audio [media_port]", &format!("m=audio {port}"));
+        }
+        let text = text
             .replace("@PCAP@", &pcap.display().to_string())
             .replace("@HOLD@", &total.to_string())
             .replace("@NUMBER@", &self.number);
@@ -72,6 +94,9 @@ impl IvrCaller {
             .spawn()
     }
 }
+
+/// The step of [`CALLER_XML`] that sends the caller's audio and keys.
+const PLAY_PCAP: &str = r#"<nop><action><exec play_pcap_audio="@PCAP@"/></action></nop>"#;
 
 /// A caller that dials, presses its keys, then either takes the server's BYE or hangs up.
 const CALLER_XML: &str = r#"<?xml version="1.0" encoding="UTF-8" ?>
@@ -120,7 +145,7 @@ const CALLER_XML: &str = r#"<?xml version="1.0" encoding="UTF-8" ?>
 
     ]]>
   </send>
-  <nop><action><exec play_pcap_audio="@PCAP@"/></action></nop>
+  @PLAY_PCAP@
   <recv request="BYE" timeout="@HOLD@" ontimeout="hangup"/>
   <send>
     <![CDATA[

@@ -6,6 +6,7 @@ pub mod audio;
 pub mod ivr;
 pub mod load;
 pub mod ports;
+pub mod rtp_sink;
 pub mod sipp;
 
 pub use ports::{free_media_port, free_port};

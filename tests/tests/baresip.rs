@@ -21,7 +21,7 @@
 //! with the SIP trace on (`-s`).
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,6 +29,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use madoguchi_tests::rtp_sink::RtpSink;
 use madoguchi_tests::sipp::{Device, Sipp};
 use madoguchi_tests::{free_port, in_private_netns, repo_root, Server, ServerOptions};
 
@@ -417,94 +418,6 @@ fn a_baresip_that_does_not_answer_fails_the_caller() {
             assert_eq!(phone.count("Call established"), 0);
         },
     );
-}
-
-/// (payload type, RTP timestamp, payload) of one RTP packet.
-type RtpPacket = (u8, u32, Vec<u8>);
-
-/// RTP packets arriving at the caller's media port, collected on a thread.
-struct RtpSink {
-    port: u16,
-    /// In arrival order.
-    packets: Arc<Mutex<Vec<RtpPacket>>>,
-}
-
-impl RtpSink {
-    fn start() -> RtpSink {
-        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-        sock.set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
-        let port = sock.local_addr().unwrap().port();
-        let packets = Arc::new(Mutex::new(Vec::new()));
-        let sink = packets.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 2048];
-            let idle_limit = Duration::from_secs(30);
-            let mut last = Instant::now();
-            while last.elapsed() < idle_limit {
-                if let Ok(n) = sock.recv(&mut buf) {
-                    last = Instant::now();
-                    if let Some(p) = parse_rtp(&buf[..n]) {
-                        sink.lock().expect("rtp lock").push(p);
-                    }
-                }
-            }
-        });
-        RtpSink { port, packets }
-    }
-
-    /// The RFC 4733 events seen with payload type `pt`, one digit per event (an event's
-    /// packets share one timestamp).
-    fn digits(&self, pt: u8) -> String {
-        const NAMES: &[u8; 16] = b"0123456789*#ABCD";
-        let mut out = String::new();
-        let mut last_ts = None;
-        for (p, ts, payload) in self.packets.lock().expect("rtp lock").iter() {
-            if *p != pt || payload.len() < 4 || last_ts == Some(*ts) {
-                continue;
-            }
-            last_ts = Some(*ts);
-            out.push(
-                NAMES
-                    .get(usize::from(payload[0]))
-                    .map_or('?', |&c| char::from(c)),
-            );
-        }
-        out
-    }
-
-    /// (timestamp, event, end bit) of every packet with payload type `pt`, for failure output.
-    fn events(&self, pt: u8) -> Vec<(u32, u8, bool)> {
-        let packets = self.packets.lock().expect("rtp lock");
-        packets
-            .iter()
-            .filter(|(p, _, pl)| *p == pt && pl.len() >= 4)
-            .map(|(_, ts, pl)| (*ts, pl[0], pl[1] & 0x80 != 0))
-            .collect()
-    }
-
-    fn count(&self, pt: u8) -> usize {
-        self.packets
-            .lock()
-            .expect("rtp lock")
-            .iter()
-            .filter(|(p, ..)| *p == pt)
-            .count()
-    }
-}
-
-/// (payload type, timestamp, payload) of an RTP packet, or None if it is not one.
-fn parse_rtp(b: &[u8]) -> Option<RtpPacket> {
-    if b.len() < 12 || b[0] >> 6 != 2 {
-        return None;
-    }
-    let mut off = 12 + 4 * usize::from(b[0] & 0x0f);
-    if b[0] & 0x10 != 0 {
-        let ext = b.get(off + 2..off + 4)?;
-        off += 4 + 4 * usize::from(u16::from_be_bytes([ext[0], ext[1]]));
-    }
-    let ts = u32::from_be_bytes([b[4], b[5], b[6], b[7]]);
-    Some((b[1] & 0x7f, ts, b.get(off..)?.to_vec()))
 }
 
 #[test]

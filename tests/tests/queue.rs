@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use madoguchi_tests::audio::{channels, finished_recordings, power, tone_wav};
 use madoguchi_tests::ivr::{call_id, create_token, ivr_server_args, prompts_heard, Api, IvrCaller};
+use madoguchi_tests::rtp_sink::RtpSink;
 use madoguchi_tests::sipp::{Device, Sipp, SippRun};
 use madoguchi_tests::{Server, ServerOptions};
 use serde_json::{json, Value};
@@ -252,7 +253,13 @@ fn callers_wait_in_order_and_go_to_the_first_free_member() {
     // Both staff are on calls now: three callers wait, in this order.
     let c3 = call("q3", "0900000003", 45_000);
     wait_live(&api, "caller 3 waiting", |l| waiting(l) == 1);
-    let c4 = call("q4", "0900000004", 16_000);
+    // Caller 4 only listens, at a socket of this test's: what reaches it there is what it
+    // heard, packet by packet.
+    let ear = RtpSink::start();
+    let c4 = IvrCaller::new("q4", "0900000004", &[], 16_000)
+        .listening_at(ear.port)
+        .spawn(server.sip, DID, dir.path())
+        .unwrap();
     wait_live(&api, "caller 4 waiting", |l| waiting(l) == 2);
     let c5 = call("q5", "0900000005", 60_000);
     let live = wait_live(&api, "three callers waiting while both staff talk", |l| {
@@ -309,8 +316,27 @@ fn callers_wait_in_order_and_go_to_the_first_free_member() {
         kinds.iter().any(|k| k.starts_with("queue-")),
         "queue events in the log: {kinds:?}"
     );
-    // What caller 4 heard while waiting, as its recording's right channel holds it: the hold
-    // music (its first note, C5 at 523 Hz), and no trace of it on the caller's own channel.
+    // What caller 4 heard while waiting: the hold music (its first note, C5 at 523 Hz), in
+    // the packets that reached it and in its recording's right channel, and no trace of it
+    // on the recording's caller channel. Windows of 0.2 s (a third of a note) in which C5
+    // stands far above its neighbour at 560 Hz (speech has both; the music's note only the
+    // one).
+    let c5_windows = |x: &[f64]| {
+        x.chunks(1600)
+            .filter(|w| power(w, 523.25) > 10.0 * power(w, 560.0).max(1.0))
+            .count()
+    };
+    let received = ear.ulaw_audio();
+    let at_caller = c5_windows(&received);
+    println!(
+        "hold music (C5) in {at_caller} windows of 0.2 s of the {:.1} s caller 4 received",
+        received.len() as f64 / 8000.0
+    );
+    assert!(
+        at_caller >= 2,
+        "hold music in {at_caller} windows of what caller 4 received ({} µ-law packets)",
+        ear.count(0)
+    );
     let r4 = api.call(&call_id("q4")).unwrap();
     let file = data
         .join("recordings")
@@ -321,18 +347,11 @@ fn callers_wait_in_order_and_go_to_the_first_free_member() {
             .find(|f| *f == file)
             .unwrap(),
     );
-    // Windows of 0.2 s (a third of a note) in which C5 stands far above its neighbour at
-    // 560 Hz (speech has both; the music's note only the one).
-    let c5_windows = |x: &[f64]| {
-        x.chunks(1600)
-            .filter(|w| power(w, 523.25) > 10.0 * power(w, 560.0).max(1.0))
-            .count()
-    };
     let (heard, sent) = (c5_windows(&right), c5_windows(&left));
-    println!("hold music (C5) in {heard} windows of 0.2 s on the caller's side");
+    println!("hold music (C5) in {heard} windows of 0.2 s of the recording's right channel");
     assert!(
         heard >= 2,
-        "hold music in {heard} windows of the caller's side"
+        "hold music in {heard} windows of the recording's other side"
     );
     assert_eq!(sent, 0, "the music leaked into the caller channel");
     // Caller 5 waited past the maximum and went to the scenario's "full" route.
