@@ -340,9 +340,10 @@ fn node_prompts(node: &str) -> Vec<String> {
     }
 }
 
-/// Waits (bounded) for a finished recording to appear.
+/// Waits (at most 30 s: finishing means an fsync, slow on a busy disk) for a finished
+/// recording to appear.
 fn wait_for(path: &Path) -> bool {
-    for _ in 0..50 {
+    for _ in 0..300 {
         if std::fs::metadata(path).is_ok_and(|m| m.len() > 44) {
             return true;
         }

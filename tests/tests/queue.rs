@@ -368,7 +368,7 @@ fn callers_wait_in_order_and_go_to_the_first_free_member() {
     // The same figures from the stored history (written behind the SIP path)...
     let history = || {
         let mut last = Value::Null;
-        for _ in 0..50 {
+        for _ in 0..300 {
             let (status, h) = api.get("/queues/section/history?interval=all").unwrap();
             assert_eq!(status, 200, "{h}");
             if h["total"]["offered"] == 5 {
