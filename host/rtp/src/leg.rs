@@ -261,7 +261,6 @@ impl Leg {
             writer,
             start: Instant::now(),
             done: done_tx,
-            busy: self.recording.clone(),
         };
         if let Err(mpsc::error::SendError(Cmd::RecordStart(s))) =
             self.cmds.send(Cmd::RecordStart(Box::new(start)))
@@ -277,6 +276,7 @@ impl Leg {
             format!("{file_name}.wav"),
             self.cmds.clone(),
             done_rx,
+            self.recording.clone(),
         ))
     }
 

@@ -137,6 +137,23 @@ async fn closing_the_leg_finishes_the_recording() {
     // ... and the leg can record after a refusal.
     let ok = leg.record("fine").await.unwrap();
     assert!(ok.stop().await.unwrap().complete);
+    // A stopped recording frees the leg at once, before its file is durable: the next one
+    // starts while the first is still being finished, and both files come out whole.
+    let first = leg.record("segment-1").await.unwrap();
+    let finishing = first.stop();
+    let second = leg.record("segment-2").await.unwrap();
+    assert!(matches!(
+        leg.record("segment-3").await,
+        Err(MediaError::AlreadyRecording(_))
+    ));
+    for (summary, name) in [
+        (finishing.await.unwrap(), "segment-1.wav"),
+        (second.stop().await.unwrap(), "segment-2.wav"),
+    ] {
+        assert!(summary.complete, "{name}: {:?}", summary.problems);
+        assert_eq!(summary.file_name, name);
+        assert!(tmp.path().join(name).exists());
+    }
 }
 
 #[test]

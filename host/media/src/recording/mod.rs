@@ -31,6 +31,9 @@ pub enum RecordingError {
     /// The name is empty, has a path separator, starts with '.', or is too long.
     #[error("invalid recording name {0:?}")]
     BadName(String),
+    /// A recording of this name exists, finished or in progress: never overwritten.
+    #[error("a recording named {0:?} already exists")]
+    Exists(String),
     /// A filesystem operation failed.
     #[error("{op} failed: {source}")]
     Io {

@@ -67,8 +67,8 @@ fn writes_finishes_renames_and_hashes() {
 }
 
 #[test]
-fn bad_names_are_refused_and_existing_part_is_not_clobbered() {
-    let (_t, dir) = tmpdir();
+fn bad_names_are_refused_and_existing_recordings_are_not_clobbered() {
+    let (tmp, dir) = tmpdir();
     for bad in ["", "../x", "a/b", ".hidden", "x\0y", "é"] {
         assert!(
             matches!(
@@ -81,9 +81,17 @@ fn bad_names_are_refused_and_existing_part_is_not_clobbered() {
     let w = RecordingWriter::create(&dir, "dup", RecordingConfig::default()).unwrap();
     assert!(matches!(
         RecordingWriter::create(&dir, "dup", RecordingConfig::default()),
-        Err(RecordingError::Io { .. })
+        Err(RecordingError::Exists(name)) if name == "dup.wav"
     ));
-    w.finish();
+    assert!(w.finish().complete);
+    // Finished, it is not replaced either (the final rename would have overwritten it).
+    let before = std::fs::read(tmp.path().join("dup.wav")).unwrap();
+    assert!(matches!(
+        RecordingWriter::create(&dir, "dup", RecordingConfig::default()),
+        Err(RecordingError::Exists(_))
+    ));
+    assert_eq!(std::fs::read(tmp.path().join("dup.wav")).unwrap(), before);
+    assert!(!tmp.path().join("dup.wav.part").exists());
 }
 
 #[derive(Clone, Default)]

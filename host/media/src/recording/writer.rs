@@ -128,9 +128,16 @@ impl RecordingWriter {
         validate_name(name)?;
         let part = format!("{name}{PART_SUFFIX}");
         let final_name = format!("{name}.wav");
+        // The final rename would replace a finished file of the same name: refuse instead.
+        if dir.exists(&final_name) {
+            return Err(RecordingError::Exists(final_name));
+        }
         let file = dir
             .open_with(&part, OpenOptions::new().write(true).create_new(true))
-            .map_err(io_err("create recording file"))?;
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::AlreadyExists => RecordingError::Exists(final_name.clone()),
+                _ => io_err("create recording file")(e),
+            })?;
         let sink = FileSink {
             dir: dir.try_clone().map_err(io_err("clone recordings dir"))?,
             file,

@@ -2,8 +2,6 @@
 //! timeline by its instant and hands chunks to the writer thread without waiting.
 
 use madoguchi_media::recording::{Channel, RecordingSummary, RecordingWriter, StereoMixer};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
@@ -22,7 +20,6 @@ pub(crate) struct RecStart {
     pub writer: RecordingWriter,
     pub start: Instant,
     pub done: oneshot::Sender<RecordingSummary>,
-    pub busy: Arc<AtomicBool>,
 }
 
 #[derive(Debug)]
@@ -34,7 +31,6 @@ pub(crate) struct RecState {
     next_flush: Instant,
     latency: Duration,
     done: oneshot::Sender<RecordingSummary>,
-    busy: Arc<AtomicBool>,
     /// (incoming SSRC, RTP timestamp, instant) anchoring relayed audio on the timeline.
     relay_anchor: Option<(u32, u32, Instant)>,
 }
@@ -53,7 +49,6 @@ impl RecState {
             next_flush: s.start + FLUSH_EVERY,
             latency,
             done: s.done,
-            busy: s.busy,
             relay_anchor: None,
         }
     }
@@ -131,7 +126,7 @@ impl RecState {
         }
         let stats = self.mixer.stats();
         let call_id = call_id.to_owned();
-        let (writer, done, busy) = (self.writer, self.done, self.busy);
+        let (writer, done) = (self.writer, self.done);
         let job = move || {
             let summary = writer.finish();
             if summary.complete {
@@ -140,7 +135,6 @@ impl RecState {
                 tracing::error!(call_id, file = %summary.file_name, problems = ?summary.problems,
                     late_samples = stats.late_samples, "ALARM: recording incomplete");
             }
-            busy.store(false, Ordering::Release);
             let _ = done.send(summary);
         };
         match tokio::runtime::Handle::try_current() {

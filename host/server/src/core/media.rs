@@ -5,7 +5,8 @@
 
 use std::collections::HashMap;
 
-use madoguchi_rtp::{bridge, Bridge, Leg, MediaRuntime, Recording};
+use madoguchi_media::recording::RecordingError;
+use madoguchi_rtp::{bridge, Bridge, Leg, MediaError, MediaRuntime, Recording};
 use madoguchi_store::Store;
 use serde::Serialize;
 use tracing::{info, warn};
@@ -208,8 +209,21 @@ pub async fn begin_recording(
 ) -> Option<(Recording, u64)> {
     let call_id = facts.call_id.as_str();
     let started = unix_now();
-    let name = format!("{started}-{}", sanitize(call_id));
-    match leg.record(&name).await {
+    let base = format!("{started}-{}", sanitize(call_id));
+    // A second recording of the call within the same second (stopped and started again)
+    // takes the next free suffix: a recording is never overwritten.
+    let mut attempt = 1;
+    let (name, result) = loop {
+        let name = match attempt {
+            1 => base.clone(),
+            n => format!("{base}-{n}"),
+        };
+        match leg.record(&name).await {
+            Err(MediaError::Recording(RecordingError::Exists(_))) if attempt < 10 => attempt += 1,
+            result => break (name, result),
+        }
+    };
+    match result {
         Ok(rec) => {
             info!(call_id, file = %name, "recording");
             let meta = RecordingMeta {

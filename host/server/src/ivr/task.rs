@@ -272,14 +272,17 @@ async fn run_inner(mut call: IvrCall) {
     info!(outcome, node = machine.node(), "IVR part of the call over");
     let mut recording = machine_recording(&machine);
     let caller_leg = leg_stats(&call.leg).await;
+    // The recording is finished after the call record is stored: finishing waits for an
+    // fsync, which a busy disk can hold for many seconds, and the record must not wait
+    // for it (nor be lost to a crash meanwhile: the next start repairs the file).
+    let mut to_finish = None;
     if io.adopt.is_none() {
         if let Some(device) = io.device.take() {
             tokio::spawn(device.close());
         }
         if let Some((rec, started_unix)) = io.recording.take() {
-            let legs = vec![caller_leg.clone()];
             recording = Some(rec.file_name().to_string());
-            finish_recording(call.store.clone(), rec, started_unix, &call.facts, legs).await;
+            to_finish = Some((rec, started_unix, vec![caller_leg.clone()]));
         }
     }
     let record = CallRecord {
@@ -304,6 +307,9 @@ async fn run_inner(mut call: IvrCall) {
     match stored.await {
         Ok(Ok(())) => {}
         _ => warn!("call record not stored"),
+    }
+    if let Some((rec, started_unix, legs)) = to_finish {
+        finish_recording(call.store.clone(), rec, started_unix, &call.facts, legs).await;
     }
     match io.adopt.take() {
         // The core bridges the legs and finishes the recording when the call ends.
@@ -403,7 +409,12 @@ async fn drive(
                         .log_mut()
                         .push(Instant::now(), "recording-stop", None, json!({}));
                     let legs = vec![leg_stats(&call.leg).await];
-                    finish_recording(call.store.clone(), rec, started, &call.facts, legs).await;
+                    // On its own task: the menu goes on while the file is made durable.
+                    let (store, facts) = (call.store.clone(), call.facts.clone());
+                    tokio::spawn(
+                        async move { finish_recording(store, rec, started, &facts, legs).await }
+                            .in_current_span(),
+                    );
                 }
             }
             Command::Transfer(target) => transfer(call, io, target, machine).await,
