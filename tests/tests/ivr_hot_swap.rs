@@ -308,7 +308,10 @@ fn publish_and_rollback_under_load_keep_every_call_on_its_version() {
     let (_, live) = api.get("/calls/live").unwrap();
     assert_eq!(live["scenarios"][0]["version"], 2, "{live}");
 
-    std::thread::sleep(Duration::from_secs(20).saturating_sub(t0.elapsed()));
+    // Roll back 20 s in, or 10 s after the publish answered if it was slow (a publish took
+    // 4.6 s on a loaded machine): either way both versions get a phase of their own.
+    let rollback_at = Duration::from_secs(20).max(t0.elapsed() + Duration::from_secs(10));
+    std::thread::sleep(rollback_at.saturating_sub(t0.elapsed()));
     let ((status, rolled), r_from, r_to) = timed(|| {
         api.send(
             "POST",
@@ -332,10 +335,15 @@ fn publish_and_rollback_under_load_keep_every_call_on_its_version() {
     if records.len() != total {
         failures.push(format!("{} call records, want {total}", records.len()));
     }
+    // Calls per expected version (0: started during a change), and per version and key.
     let mut per_version = [0usize; 3];
+    let mut per_version_key = [[0usize; 2]; 3];
     for r in &records {
         let want = expected_version(r["started_unix_ms"].as_u64().unwrap_or(0), &changes);
-        per_version[want.map_or(0, |v| v as usize)] += 1;
+        let v = want.map_or(0, |v| v as usize);
+        per_version[v] += 1;
+        let key = usize::from(r["call_id"].as_str().is_some_and(|id| id.starts_with("k2")));
+        per_version_key[v][key] += 1;
         if let Err(e) = check_call(r, want) {
             failures.push(e);
         }
@@ -371,10 +379,13 @@ fn publish_and_rollback_under_load_keep_every_call_on_its_version() {
         failures.join("\n"),
         tail(&bench.server.log_text(), 40)
     );
-    // Each phase had calls of both keys checked strictly (30 calls per 10 s phase).
+    // Each version had calls of both keys checked strictly (about 20 calls per 10 s phase;
+    // the calls that race a change are only checked for success).
     assert!(
-        per_version[1] >= 30 && per_version[2] >= 12,
-        "{per_version:?}"
+        [1, 2]
+            .iter()
+            .all(|&v| per_version_key[v].iter().all(|&n| n >= 5)),
+        "calls per version and key (k1, k2): {per_version_key:?}"
     );
 
     // The audit says who changed what and why.
