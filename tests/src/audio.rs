@@ -74,7 +74,9 @@ pub fn tone_wav(freq: f64, ms: u32) -> Vec<u8> {
     w
 }
 
-/// G.711 µ-law decoding of one byte (ITU-T G.711), the inverse of [`ulaw`].
+/// G.711 µ-law decoding of one byte (ITU-T G.711), the inverse of [`ulaw`]. Written here
+/// rather than taken from `madoguchi_media::g711`: what the host sent is checked with
+/// code that is not the host's own (so is `rtp_sink::parse_rtp`).
 pub fn ulaw_to_linear(byte: u8) -> i16 {
     let b = !byte;
     let exp = (b >> 4) & 0x07;

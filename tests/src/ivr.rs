@@ -65,16 +65,15 @@ impl IvrCaller {
         }
         let total = at + self.hold_ms;
         std::fs::write(&pcap, caller_pcap(&keys, total)?)?;
-        let play = if self.listen_port.is_some() {
-            ""
-        } else {
-            PLAY_PCAP
+        // A listening caller names its own port in the SDP and sends nothing; any other
+        // caller offers sipp's media port and plays its stream from there.
+        let (play, media_port) = match self.listen_port {
+            Some(port) => ("", port.to_string()),
+            None => (PLAY_PCAP, "[media_port]".to_string()),
         };
-        let mut text = CALLER_XML.replace("@PLAY_PCAP@", play);
-        if let Some(port) = self.listen_port {
-            text = text.replace("m=audio [media_port]", &format!("m=audio {port}"));
-        }
-        let text = text
+        let text = CALLER_XML
+            .replace("@PLAY_PCAP@", play)
+            .replace("@MEDIA_PORT@", &media_port)
             .replace("@PCAP@", &pcap.display().to_string())
             .replace("@HOLD@", &total.to_string())
             .replace("@NUMBER@", &self.number);
@@ -119,7 +118,7 @@ const CALLER_XML: &str = r#"<?xml version="1.0" encoding="UTF-8" ?>
       s=-
       c=IN IP[media_ip_type] [media_ip]
       t=0 0
-      m=audio [media_port] RTP/AVP 0 101
+      m=audio @MEDIA_PORT@ RTP/AVP 0 101
       a=rtpmap:0 PCMU/8000
       a=rtpmap:101 telephone-event/8000
       a=fmtp:101 0-16
