@@ -3,6 +3,7 @@
 //! against it. Nothing here fakes a SIP peer.
 
 pub mod audio;
+pub mod browser;
 pub mod ivr;
 pub mod load;
 pub mod ports;

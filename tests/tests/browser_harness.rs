@@ -1,0 +1,18 @@
+//! The browser-test harness checks itself against a real server: Debian's chromium starts
+//! with the team's flags (tests/browser/lib/harness.mjs), reaches the server's HTTP port on
+//! loopback, renders Japanese with a CJK font and writes a screenshot to target/browser/.
+
+use madoguchi_tests::browser::{screenshots_dir, BrowserTest};
+use madoguchi_tests::{Server, ServerOptions};
+
+#[test]
+fn chromium_reaches_the_server_and_renders_japanese() {
+    let server = Server::start(ServerOptions {
+        users: vec![],
+        ..ServerOptions::default()
+    })
+    .unwrap();
+    let out = BrowserTest::new("harness-smoke.mjs", &server).run().unwrap();
+    assert!(out.contains("harness-smoke: passed"), "{out}");
+    assert!(screenshots_dir().join("harness-smoke.png").is_file());
+}
