@@ -12,7 +12,9 @@ fn chromium_reaches_the_server_and_renders_japanese() {
         ..ServerOptions::default()
     })
     .unwrap();
-    let out = BrowserTest::new("harness-smoke.mjs", &server).run().unwrap();
+    let out = BrowserTest::new("harness-smoke.mjs", &server)
+        .run()
+        .unwrap();
     assert!(out.contains("harness-smoke: passed"), "{out}");
     assert!(screenshots_dir().join("harness-smoke.png").is_file());
 }
