@@ -1,0 +1,383 @@
+//! What the core does with each transaction event: requests routed to the registrar, the
+//! B2BUA or a host service; the B2BUA's actions carried out; anchored calls set up.
+
+use super::*;
+
+impl Engine {
+    pub(super) fn on_tx_event(&mut self, ev: TxEvent, now: Instant) {
+        match ev {
+            TxEvent::Request {
+                tx,
+                request,
+                source,
+            } => {
+                let span = info_span!("sip", call_id = request.call_id().unwrap_or("-"));
+                let _g = span.enter();
+                self.on_request(tx, request, source, now);
+            }
+            TxEvent::Cancel {
+                tx,
+                request,
+                invite,
+                ..
+            } => {
+                let status = if invite.is_some() { 200 } else { 481 };
+                self.respond(
+                    tx,
+                    Response::for_request(&request, status, reason_phrase(status)),
+                    now,
+                );
+                if invite.is_some() {
+                    if let Some(cid) = request.call_id() {
+                        self.b2bua.on_cancel(cid);
+                    }
+                }
+            }
+            TxEvent::Ack { request, .. } => self.b2bua.on_ack(&request),
+            TxEvent::Response { tx, response } => {
+                let Some(token) = self.by_client_tx.get(&tx).copied() else {
+                    return;
+                };
+                if response.status >= 200 {
+                    self.forget_client(tx);
+                }
+                self.b2bua.on_response(token, response);
+            }
+            TxEvent::Timeout { tx, .. } => {
+                if let Some(token) = self.forget_client(tx) {
+                    self.b2bua.on_request_failed(token);
+                }
+            }
+            TxEvent::TransportError {
+                tx: TxRef::Client(tx),
+            } => {
+                if let Some(token) = self.forget_client(tx) {
+                    self.b2bua.on_request_failed(token);
+                }
+            }
+            TxEvent::TransportError { .. } => {}
+            TxEvent::AckTimeout { tx, status } => {
+                if (200..300).contains(&status) {
+                    self.b2bua.on_ack_timeout_stx(tx);
+                }
+            }
+            TxEvent::StrayResponse { response, source } => {
+                debug!(status = response.status, peer = %source, "response matches no transaction");
+            }
+        }
+    }
+
+    pub(super) fn on_request(&mut self, tx: ServerTxId, req: Request, source: Peer, now: Instant) {
+        if let Err(resp) = check_request(&req, &self.policy) {
+            debug!(status = resp.status, method = %req.method, "request refused by validation");
+            self.respond(tx, resp, now);
+            return;
+        }
+        let in_dialog = req
+            .to_hdr()
+            .ok()
+            .and_then(|t| t.tag().map(str::to_string))
+            .is_some();
+        match req.method {
+            Method::Register => {
+                let reply = self.registry.register(&req, &source, now);
+                self.send_guarded(tx, reply, &source, now);
+            }
+            Method::Options if !in_dialog => {
+                let mut r = Response::for_request(&req, 200, "OK");
+                r.headers.push(HeaderName::ALLOW, ALLOW);
+                r.headers.push(HeaderName::ACCEPT, "application/sdp");
+                r.headers.push(HeaderName::SERVER, self.user_agent.clone());
+                self.respond(tx, r, now);
+            }
+            Method::Invite if !in_dialog => self.on_new_invite(tx, req, source, now),
+            _ if in_dialog
+                && req
+                    .call_id()
+                    .is_some_and(|c| self.host_calls.contains_key(c)) =>
+            {
+                self.on_host_call_request(tx, req, now)
+            }
+            _ if in_dialog => {
+                if !self.b2bua.on_in_dialog_request(tx, req.clone(), now) {
+                    self.respond(
+                        tx,
+                        Response::for_request(&req, 481, reason_phrase(481)),
+                        now,
+                    );
+                }
+            }
+            Method::Extension(_) => {
+                let mut r = Response::for_request(&req, 501, reason_phrase(501));
+                r.headers.push(HeaderName::ALLOW, ALLOW);
+                self.respond(tx, r, now);
+            }
+            _ => {
+                // BYE/INFO/UPDATE… outside a dialog, SUBSCRIBE, MESSAGE, …: not offered here.
+                let status = if matches!(req.method, Method::Bye | Method::Info | Method::Update) {
+                    481
+                } else {
+                    405
+                };
+                let mut r = Response::for_request(&req, status, reason_phrase(status));
+                r.headers.push(HeaderName::ALLOW, ALLOW);
+                self.respond(tx, r, now);
+            }
+        }
+    }
+
+    pub(super) fn on_new_invite(
+        &mut self,
+        tx: ServerTxId,
+        req: Request,
+        source: Peer,
+        now: Instant,
+    ) {
+        if let Some(reply) = self.registry.check_local_caller(&req, &source, now) {
+            self.send_guarded(tx, reply, &source, now);
+            return;
+        }
+        let dialled = req.uri.user_unescaped();
+        if dialled.is_some() && (dialled == self.queue_login || dialled == self.queue_pause) {
+            let login = dialled == self.queue_login;
+            let confirmation = self.feature_code(&req, login, now);
+            self.host_service(tx, req, source, HostService::Confirm(confirmation), now);
+            return;
+        }
+        if self.line_test.is_some() && dialled == self.line_test {
+            self.host_service(tx, req, source, HostService::LineTest, now);
+            return;
+        }
+        if let Some(scenario) = dialled
+            .as_deref()
+            .and_then(|d| self.ivr.as_ref()?.for_did(d))
+        {
+            info!(scenario = %scenario.name, version = scenario.version, "call to a scenario DID");
+            self.host_service(tx, req, source, HostService::Ivr(scenario), now);
+            return;
+        }
+        let user = req.uri.user_unescaped().unwrap_or_default();
+        let Some(local_addr) = self.local_addr_for(&source) else {
+            self.respond(
+                tx,
+                Response::for_request(&req, 500, reason_phrase(500)),
+                now,
+            );
+            return;
+        };
+        if !self.registry.user_exists(&user) {
+            info!(user, "call to unknown user");
+            self.respond(
+                tx,
+                Response::for_request(&req, 404, reason_phrase(404)),
+                now,
+            );
+            return;
+        }
+        let targets = self.targets_of(&user);
+        if targets.is_empty() {
+            info!(user, "user has no registered device");
+            self.respond(
+                tx,
+                Response::for_request(&req, 480, reason_phrase(480)),
+                now,
+            );
+            return;
+        }
+        info!(user, devices = targets.len(), "call to user");
+        if self.media.is_some() && !req.body.is_empty() {
+            self.jobs.push_back(Job::NewCall {
+                tx,
+                req: Box::new(req),
+                source,
+                local_addr,
+                targets,
+            });
+        } else {
+            // No offer to answer (late offer) or no media runtime: bodies pass end to end.
+            let users = self.call_users(&req);
+            let id = self
+                .b2bua
+                .on_invite(tx, req, source, local_addr, targets, None, now);
+            if let Some(id) = id {
+                self.busy_on_answer.insert(id, users);
+            }
+        }
+    }
+
+    /// Opens the host's two legs, answers the caller's offer with the caller leg and offers
+    /// the device leg to every device.
+    pub(super) async fn start_anchored_call(
+        &mut self,
+        tx: ServerTxId,
+        req: Request,
+        source: Peer,
+        local_addr: SocketAddr,
+        targets: Vec<Target>,
+    ) {
+        let now = Instant::now();
+        let Some(runtime) = self.media.as_ref().map(|m| m.runtime.clone()) else {
+            return;
+        };
+        let call_id = req.call_id().unwrap_or("-").to_string();
+        let Some((caller, answer)) = self
+            .answer_caller(&runtime, tx, &req, local_addr, now)
+            .await
+        else {
+            return;
+        };
+        let device_ip = targets
+            .first()
+            .map(|t| t.local_addr.ip())
+            .unwrap_or(local_addr.ip());
+        let device = match runtime
+            .open_leg(&format!("{call_id}-device"), device_ip)
+            .await
+        {
+            Ok(l) => l,
+            Err(e) => {
+                warn!(error = %e, "no media port for the device side");
+                tokio::spawn(caller.close());
+                self.respond(
+                    tx,
+                    Response::for_request(&req, 503, reason_phrase(503)),
+                    now,
+                );
+                return;
+            }
+        };
+        let media = AnchoredMedia {
+            offer_to_devices: device.offer().into(),
+            answer_to_caller: answer.into(),
+        };
+        let caller_number = req
+            .from_hdr()
+            .ok()
+            .and_then(|f| f.uri.user)
+            .unwrap_or_default();
+        let callee = req.uri.user_unescaped().unwrap_or_default();
+        let users = self.call_users(&req);
+        match self
+            .b2bua
+            .on_invite(tx, req, source, local_addr, targets, Some(media), now)
+        {
+            Some(id) => {
+                self.busy_on_answer.insert(id, users);
+                if let Some(m) = self.media.as_mut() {
+                    m.calls.insert(
+                        id,
+                        CallMedia {
+                            // A call between users: the number dialled is the user reached.
+                            facts: CallFacts {
+                                call_id,
+                                caller: caller_number,
+                                did: callee.clone(),
+                                callee,
+                            },
+                            caller,
+                            device,
+                            bridge: None,
+                            recording: None,
+                        },
+                    );
+                }
+            }
+            None => {
+                tokio::spawn(caller.close());
+                tokio::spawn(device.close());
+            }
+        }
+    }
+
+    pub(super) fn on_action(&mut self, action: Action<ServerTxId>, now: Instant) {
+        match action {
+            Action::Respond { stx, response } => self.respond(stx, response, now),
+            Action::Request {
+                token,
+                request,
+                peer,
+            } => match self.tx.send_request(request, peer, now) {
+                Ok(ctx) => {
+                    self.by_client_tx.insert(ctx, token);
+                    self.by_token.insert(token, ctx);
+                }
+                Err(e) => {
+                    warn!(error = %e, "cannot send request");
+                    self.b2bua.on_request_failed(token);
+                }
+            },
+            Action::Cancel { token } => {
+                if let Some(ctx) = self.by_token.get(&token).copied() {
+                    let _ = self.tx.cancel(ctx, now);
+                }
+            }
+            Action::Raw { peer, bytes } => self.sender.send(&peer, bytes),
+            Action::Answered { call, device_sdp } if self.queues.is_offer(call) => {
+                self.mark_busy(call);
+                match self.queues.answered(call, now) {
+                    Some(caller) => {
+                        self.queue_sdp.remove(&caller);
+                        self.answered_transfers.insert(call, device_sdp);
+                        if let Some(hc) = self.host_calls.remove(&caller) {
+                            let _ = hc.control.try_send(HostMsg::TransferAnswered { call });
+                        }
+                    }
+                    None => self.b2bua.drop_answered_transfer(call),
+                }
+            }
+            Action::TransferFailed { call, status } if self.queues.is_offer(call) => {
+                self.queues.failed(call, status, now);
+            }
+            Action::Answered { call, device_sdp } if self.transfers.contains_key(&call) => {
+                self.mark_busy(call);
+                // A transfer out of the IVR connected: the B2BUA owns the caller's dialog
+                // from now on; the task hands its legs over (HostReq::Adopt).
+                let call_id = self.transfers.remove(&call).unwrap_or_default();
+                self.transfer_of.remove(&call_id);
+                self.answered_transfers.insert(call, device_sdp);
+                if let Some(hc) = self.host_calls.remove(&call_id) {
+                    let _ = hc.control.try_send(HostMsg::TransferAnswered { call });
+                }
+            }
+            Action::TransferFailed { call, status } => {
+                if let Some(call_id) = self.transfers.remove(&call) {
+                    self.transfer_of.remove(&call_id);
+                    if let Some(hc) = self.host_calls.get(&call_id) {
+                        let _ = hc.control.try_send(HostMsg::TransferFailed { status });
+                    }
+                }
+            }
+            Action::Answered { call, device_sdp } => {
+                self.mark_busy(call);
+                if let Some(m) = self.media.as_mut() {
+                    m.answered(call, &device_sdp);
+                    self.jobs.push_back(Job::StartRecording { call });
+                }
+            }
+            Action::Reoffer {
+                call,
+                side,
+                stx,
+                request,
+            } => {
+                let sdp = match self.media.as_mut() {
+                    Some(m) => m.reoffer(call, side, &request.body),
+                    None => Err(()),
+                };
+                self.b2bua.answer_reoffer(call, side, stx, &request, sdp);
+            }
+            Action::Ended { call, reason } => {
+                info!(call, reason, "call ended");
+                self.answered_transfers.remove(&call);
+                self.queues.ended(call, now);
+                self.busy_on_answer.remove(&call);
+                for user in self.busy_until_end.remove(&call).unwrap_or_default() {
+                    self.queues.acd().member_free(&user, now);
+                }
+                if let Some(m) = self.media.as_mut() {
+                    m.ended(call);
+                }
+            }
+        }
+    }
+}
