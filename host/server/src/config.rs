@@ -233,6 +233,8 @@ impl GuardSection {
 pub enum TransportKind {
     Udp,
     Tcp,
+    /// SIP over WebSocket (RFC 7118), for browser softphones.
+    Ws,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -392,7 +394,8 @@ pub fn listener_from_flag(flag: &str) -> Result<ListenerConfig> {
     let transport = match kind {
         "udp" => TransportKind::Udp,
         "tcp" => TransportKind::Tcp,
-        other => bail!("--sip {flag}: unknown transport {other:?} (udp or tcp)"),
+        "ws" => TransportKind::Ws,
+        other => bail!("--sip {flag}: unknown transport {other:?} (udp, tcp or ws)"),
     };
     let address: SocketAddr = addr
         .parse()

@@ -224,6 +224,22 @@ async fn serve(
                     stats.clone(),
                 ));
             }
+            TransportKind::Ws => {
+                let sock = TcpListener::bind(l.address)
+                    .await
+                    .with_context(|| format!("cannot bind SIP ws:{}", l.address))?;
+                let local = sock.local_addr()?;
+                info!(listener = %l.name, %local, "SIP listening (ws)");
+                infos.push(ListenerInfo { local });
+                tokio::spawn(transport::ws::run(
+                    i,
+                    sock,
+                    acl,
+                    core_tx.clone(),
+                    sender.tcp_table(),
+                    stats.clone(),
+                ));
+            }
         }
     }
     if udp_sockets.is_empty() {
