@@ -308,8 +308,6 @@ fn main() {
         extra_args: vec![
             "--config".into(),
             config.display().to_string(),
-            "--digest-algorithms".into(),
-            "MD5,SHA-256".into(),
             "--plugins".into(),
             repo_root().join("target/plugins").display().to_string(),
             "--scenario".into(),

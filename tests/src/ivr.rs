@@ -400,8 +400,6 @@ pub fn ivr_server_args(config: Option<&Path>, scenario: &Path) -> Vec<String> {
         args.extend(["--config".to_string(), c.display().to_string()]);
     }
     args.extend([
-        "--digest-algorithms".to_string(),
-        "MD5,SHA-256".to_string(),
         "--plugins".to_string(),
         plugins.display().to_string(),
         "--scenario".to_string(),

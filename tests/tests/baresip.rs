@@ -9,8 +9,10 @@
 //!
 //! baresip 1.0 links libre 1.1, whose digest client refuses any challenge naming an
 //! algorithm other than MD5 with ENOSYS and thereby fails the whole 401 ("Register:
-//! Function not implemented"), even when an MD5 challenge sits beside it. The server here
-//! therefore offers MD5 only.
+//! Function not implemented"), even when an MD5 challenge sits beside it. The server's
+//! default is therefore MD5 alone, and every test here runs it with its default flags;
+//! [`baresip_cannot_use_a_sha256_challenge_and_the_server_says_so`] shows what the default
+//! avoids and the log line an operator gets when a phone answers no challenge.
 //!
 //! baresip 1.0 sends DTMF only as RFC 4733 telephone-events (its account has no dtmfmode),
 //! but it takes an INFO with `application/dtmf-relay`; so the INFO direction tested is
@@ -36,13 +38,9 @@ use madoguchi_tests::{free_port, in_private_netns, repo_root, Server, ServerOpti
 /// Upper bound for one whole test, namespace set-up included.
 const TEST_LIMIT: Duration = Duration::from_secs(120);
 
-/// A server that offers only MD5 digest (see the module docs for why).
-fn md5_server() -> Server {
-    Server::start(ServerOptions {
-        extra_args: vec!["--digest-algorithms".into(), "MD5".into()],
-        ..ServerOptions::default()
-    })
-    .unwrap()
+/// A server with its default flags (digest: MD5 alone, see the module docs).
+fn default_server() -> Server {
+    Server::start(ServerOptions::default()).unwrap()
 }
 
 /// One baresip process with its own config directory; killed on drop.
@@ -61,6 +59,18 @@ impl Baresip {
     /// has accepted its REGISTER. `params` are extra account parameters
     /// (`answermode=auto`, …).
     fn start(server: SocketAddr, user: &str, password: &str, params: &str) -> Result<Baresip> {
+        let phone = Baresip::spawn(server, user, password, params)?;
+        // baresip prints "1002@127.0.0.1: {0/UDP/v4} 200 OK () [1 binding]" once the
+        // registrar has said 200 to the authenticated REGISTER.
+        let registered = format!("{user}@");
+        phone.wait_for("registration accepted", Duration::from_secs(10), |l| {
+            l.starts_with(&registered) && l.contains("} 200 OK")
+        })?;
+        Ok(phone)
+    }
+
+    /// Starts baresip without waiting for its registration.
+    fn spawn(server: SocketAddr, user: &str, password: &str, params: &str) -> Result<Baresip> {
         let dir = tempfile::tempdir()?;
         let tone = dir.path().join("tone.wav");
         std::fs::write(&tone, tone_wav(440.0, 8000, Duration::from_secs(30)))?;
@@ -114,21 +124,14 @@ impl Baresip {
                 }
             });
         }
-        let phone = Baresip {
+        Ok(Baresip {
             child,
             user: user.to_string(),
             sip: sip_listen,
             ctrl,
             log,
             _dir: dir,
-        };
-        // baresip prints "1002@127.0.0.1: {0/UDP/v4} 200 OK () [1 binding]" once the
-        // registrar has said 200 to the authenticated REGISTER.
-        let registered = format!("{user}@");
-        phone.wait_for("registration accepted", Duration::from_secs(10), |l| {
-            l.starts_with(&registered) && l.contains("} 200 OK")
-        })?;
-        Ok(phone)
+        })
     }
 
     /// Everything baresip printed so far (colour codes stripped).
@@ -349,7 +352,7 @@ fn context(what: &str, server: &Server, phone: &Baresip) -> String {
 #[test]
 fn baresip_registers_and_answers_a_call() {
     in_private_netns("baresip_registers_and_answers_a_call", TEST_LIMIT, || {
-        let server = md5_server();
+        let server = default_server();
         let phone = Baresip::start(server.sip, "1002", "zama1002", "answermode=auto").unwrap();
         let start = Instant::now();
         // caller_hold.xml fails unless the call is answered 200, takes the ACK, and its BYE after
@@ -388,6 +391,46 @@ fn baresip_registers_and_answers_a_call() {
     });
 }
 
+/// What the MD5 default avoids: offered SHA-256 beside MD5, baresip 1.0 gives up on the
+/// 401 ("Function not implemented") and never registers, and the server logs one line that
+/// names the phone, its User-Agent and the algorithms offered.
+#[test]
+fn baresip_cannot_use_a_sha256_challenge_and_the_server_says_so() {
+    in_private_netns(
+        "baresip_cannot_use_a_sha256_challenge_and_the_server_says_so",
+        TEST_LIMIT,
+        || {
+            let server = Server::start(ServerOptions {
+                extra_args: vec!["--digest-algorithms".into(), "SHA-256,MD5".into()],
+                ..ServerOptions::default()
+            })
+            .unwrap();
+            let phone = Baresip::spawn(server.sip, "1002", "zama1002", "answermode=auto").unwrap();
+            // The watch gives a phone 10 s to answer and is swept every 5 s.
+            let needle = "answered none of them";
+            assert!(
+                server.wait_log(needle, 1, Duration::from_secs(40)),
+                "{}",
+                context("no log line for the unanswered challenge", &server, &phone)
+            );
+            let text = server.log_text();
+            let line = text.lines().find(|l| l.contains(needle)).unwrap();
+            assert!(
+                line.contains("baresip") && line.contains("SHA-256, MD5") && line.contains("1002"),
+                "{line}"
+            );
+            assert_eq!(
+                phone.count("} 200 OK"),
+                0,
+                "{}",
+                context("baresip registered after all", &server, &phone)
+            );
+            // Logged once, not once per retry.
+            assert_eq!(text.matches(needle).count(), 1);
+        },
+    );
+}
+
 /// Proof that the answering test can fail: a phone that rings but never answers leaves
 /// the sipp caller without its 200.
 #[test]
@@ -396,7 +439,7 @@ fn a_baresip_that_does_not_answer_fails_the_caller() {
         "a_baresip_that_does_not_answer_fails_the_caller",
         TEST_LIMIT,
         || {
-            let server = md5_server();
+            let server = default_server();
             let phone =
                 Baresip::start(server.sip, "1002", "zama1002", "answermode=manual").unwrap();
             let result = Sipp::new("caller_hold.xml", server.sip)
@@ -423,7 +466,7 @@ fn a_baresip_that_does_not_answer_fails_the_caller() {
 #[test]
 fn baresip_sends_rfc4733_dtmf_in_a_call() {
     in_private_netns("baresip_sends_rfc4733_dtmf_in_a_call", TEST_LIMIT, || {
-        let server = md5_server();
+        let server = default_server();
         let phone = Baresip::start(server.sip, "1002", "zama1002", "answermode=auto").unwrap();
         let rtp = RtpSink::start();
         let caller = Sipp::new("caller_rtp.xml", server.sip)
@@ -470,7 +513,7 @@ fn baresip_sends_rfc4733_dtmf_in_a_call() {
 #[test]
 fn caller_info_dtmf_reaches_baresip() {
     in_private_netns("caller_info_dtmf_reaches_baresip", TEST_LIMIT, || {
-        let server = md5_server();
+        let server = default_server();
         let phone = Baresip::start(server.sip, "1002", "zama1002", "answermode=auto").unwrap();
         Sipp::new("caller_info.xml", server.sip)
             .service("1002")
@@ -491,7 +534,7 @@ fn caller_info_dtmf_reaches_baresip() {
 #[test]
 fn baresip_calls_a_sipp_device() {
     in_private_netns("baresip_calls_a_sipp_device", TEST_LIMIT, || {
-        let server = md5_server();
+        let server = default_server();
         let device = Device::start(
             server.sip,
             "1001",
@@ -541,7 +584,7 @@ fn baresip_keys_reach_a_host_answered_call() {
         "baresip_keys_reach_a_host_answered_call",
         TEST_LIMIT,
         || {
-            let server = md5_server();
+            let server = default_server();
             let phone =
                 Baresip::start(server.sip, "1002", "zama1002", "answermode=manual").unwrap();
             phone

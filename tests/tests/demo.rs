@@ -14,8 +14,6 @@ fn the_demo_answers_the_did_and_reaches_the_call_center_on_1003() {
         users: vec![],
         data: Some(data.path().to_path_buf()),
         extra_args: vec![
-            "--digest-algorithms".into(),
-            "MD5,SHA-256".into(),
             "--clock".into(),
             "2027-01-06T10:00:00+09:00".into(),
             // Its own plugin cache (not the one test servers share), to see it filled.

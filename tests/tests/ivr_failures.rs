@@ -52,12 +52,7 @@ fn setup() -> (Server, Api, tempfile::TempDir) {
     let (plugins, _) = zama_bundle();
     let server = Server::start(ServerOptions {
         data: Some(dir),
-        extra_args: vec![
-            "--digest-algorithms".into(),
-            "MD5,SHA-256".into(),
-            "--plugins".into(),
-            plugins.display().to_string(),
-        ],
+        extra_args: vec!["--plugins".into(), plugins.display().to_string()],
         ..ServerOptions::default()
     })
     .unwrap();

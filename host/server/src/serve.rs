@@ -37,8 +37,8 @@ pub struct ServeArgs {
     /// Data directory (embedded store, recordings, plugin artifacts).
     #[arg(long)]
     data: Option<PathBuf>,
-    /// Digest algorithms offered, most preferred first, e.g. `MD5,SHA-256` for phones that
-    /// answer only the first challenge and know only MD5.
+    /// Digest algorithms offered, most preferred first (default `MD5`; `SHA-256,MD5` where
+    /// every phone handles RFC 8760 SHA-256).
     #[arg(long, value_delimiter = ',')]
     digest_algorithms: Vec<String>,
     /// Test clock: the time scenarios and schedules see, e.g. `2027-01-04T10:00:00+09:00`

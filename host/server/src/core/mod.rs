@@ -1,6 +1,7 @@
 //! The SIP core: the engine loop and the call-control and registration logic it drives.
 
 pub mod b2bua;
+pub mod challenge_watch;
 pub mod dialog;
 pub mod engine;
 pub mod host_call;

@@ -14,6 +14,7 @@ use madoguchi_sip::registrar::{self, Binding, RegistrarConfig};
 use madoguchi_store::{Store, UserRecord};
 use tracing::{info, warn};
 
+use super::challenge_watch::{ChallengeWatch, Unanswered};
 use super::unix_now;
 use crate::transport::Peer;
 
@@ -38,6 +39,9 @@ pub struct Registry {
     guard: Guard,
     config: RegistrarConfig,
     persist: std_mpsc::Sender<(String, Vec<Binding>)>,
+    /// Challenges sent and not yet answered, for the log line an operator needs when a
+    /// phone cannot use the algorithms offered.
+    watch: ChallengeWatch,
 }
 
 impl Registry {
@@ -89,6 +93,7 @@ impl Registry {
             guard: Guard::new(guard),
             config,
             persist: tx,
+            watch: ChallengeWatch::default(),
         })
     }
 
@@ -123,14 +128,7 @@ impl Registry {
         if self.guard.admit(ip, now_ms) == Admission::Drop {
             return GuardedReply::Drop;
         }
-        let users = &self.users;
-        let result = self.auth.check(req, now_unix, |name, alg| {
-            let u = users.get(name).filter(|u| !u.disabled)?;
-            Some(match alg {
-                madoguchi_sip::auth::Algorithm::Md5 => u.ha1_md5.clone(),
-                _ => u.ha1_sha256.clone(),
-            })
-        });
+        let result = self.authenticate(req, source, now_unix, now);
         let user = match result {
             AuthResult::Authorized(u) => u.username,
             AuthResult::Challenge(resp) => return GuardedReply::Now(resp),
@@ -188,14 +186,7 @@ impl Registry {
         if self.guard.admit(ip, now_ms) == Admission::Drop {
             return Some(GuardedReply::Drop);
         }
-        let users = &self.users;
-        let result = self.auth.check(req, unix_now(), |name, alg| {
-            let u = users.get(name).filter(|u| !u.disabled)?;
-            Some(match alg {
-                madoguchi_sip::auth::Algorithm::Md5 => u.ha1_md5.clone(),
-                _ => u.ha1_sha256.clone(),
-            })
-        });
+        let result = self.authenticate(req, source, unix_now(), now);
         match result {
             AuthResult::Authorized(u) if u.username == claimed => {
                 self.guard.record_success(ip, Some(&claimed), now_ms);
@@ -208,6 +199,73 @@ impl Registry {
             AuthResult::Challenge(resp) => Some(GuardedReply::Now(resp)),
             AuthResult::Forbidden(resp) => Some(self.penalise(ip, Some(&claimed), now_ms, resp)),
         }
+    }
+
+    /// The digest check, with the bookkeeping behind the interop log lines: a challenge
+    /// is watched until answered, and an answer naming an algorithm we did not offer is
+    /// said so at once.
+    fn authenticate(
+        &mut self,
+        req: &Request,
+        source: &Peer,
+        now_unix: u64,
+        now: Instant,
+    ) -> AuthResult {
+        let call_id = req.call_id().unwrap_or_default().to_string();
+        let has_credentials = req.headers.get("Authorization").is_some()
+            || req.headers.get("Proxy-Authorization").is_some();
+        if has_credentials {
+            self.watch.answered(&call_id);
+        }
+        let users = &self.users;
+        let result = self.auth.check(req, now_unix, |name, alg| {
+            let u = users.get(name).filter(|u| !u.disabled)?;
+            Some(match alg {
+                madoguchi_sip::auth::Algorithm::Md5 => u.ha1_md5.clone(),
+                _ => u.ha1_sha256.clone(),
+            })
+        });
+        if let AuthResult::Challenge(_) = &result {
+            let agent = req.headers.get("User-Agent").unwrap_or("-").to_string();
+            let offered = self
+                .auth
+                .algorithms()
+                .iter()
+                .map(|a| a.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let claimed = if req.method.as_str() == "REGISTER" {
+                req.to_hdr().ok().and_then(|t| t.uri.user_unescaped())
+            } else {
+                req.from_hdr().ok().and_then(|f| f.uri.user_unescaped())
+            }
+            .unwrap_or_default();
+            if let Some(alg) = self.auth.unoffered_answer(req) {
+                if self.watch.may_warn(source.addr, &agent, now) {
+                    warn!(
+                        peer = %source.addr,
+                        user = %claimed,
+                        user_agent = %agent,
+                        answered = %alg,
+                        offered = %offered,
+                        "a phone answered the digest challenge with an algorithm the server did \
+                         not offer; set server.digest_algorithms (or the listener's) to include it"
+                    );
+                }
+            }
+            self.watch.challenged(
+                &call_id,
+                Unanswered {
+                    source: source.addr,
+                    method: req.method.as_str().to_string(),
+                    user: claimed,
+                    user_agent: agent,
+                    offered,
+                },
+                now,
+            );
+        }
+        result
     }
 
     fn penalise(
@@ -243,6 +301,18 @@ impl Registry {
             .saturating_duration_since(self.epoch)
             .as_millis() as u64;
         self.guard.sweep(now_ms);
+        for u in self.watch.sweep(Instant::now()) {
+            warn!(
+                peer = %u.source,
+                user = %u.user,
+                user_agent = %u.user_agent,
+                method = %u.method,
+                offered = %u.offered,
+                "a phone was sent a digest challenge and answered none of them within 10 s: \
+                 it may not support the algorithms offered (e.g. baresip 1.0 and sipp do MD5 \
+                 only), or it has no password set"
+            );
+        }
         for c in changed {
             let _ = self.persist.send(c);
         }

@@ -225,6 +225,41 @@ impl Authenticator {
         }
     }
 
+    /// The algorithms offered, in order of preference.
+    pub fn algorithms(&self) -> &[Algorithm] {
+        &self.config.algorithms
+    }
+
+    /// Why a request with credentials was challenged again instead of checked: the
+    /// `algorithm=` of a Digest answer to our realm that names an algorithm we did not
+    /// offer (or one we do not know). `None` when the request carries no such answer, or
+    /// carries one we can check. For a log line that tells the operator the phone and the
+    /// server disagree (RFC 8760 §2.4: a UAC answers the first challenge it supports).
+    pub fn unoffered_answer(&self, req: &Request) -> Option<String> {
+        let header = match self.config.kind {
+            ChallengeKind::Www => HeaderName::AUTHORIZATION,
+            ChallengeKind::Proxy => HeaderName::PROXY_AUTHORIZATION,
+        };
+        let answers: Vec<AuthParams> = req
+            .headers
+            .get_all(header)
+            .filter_map(|v| parse_auth_params(v).ok())
+            .filter(|p| p.is_digest() && p.get("realm") == Some(self.config.realm.as_str()))
+            .collect();
+        if answers.is_empty() {
+            return None;
+        }
+        let mut unoffered = None;
+        for p in &answers {
+            let token = p.get("algorithm").unwrap_or("MD5");
+            match Algorithm::from_token(token) {
+                Some(a) if self.config.algorithms.contains(&a) => return None,
+                _ => unoffered = unoffered.or_else(|| Some(token.to_string())),
+            }
+        }
+        unoffered
+    }
+
     /// A 401/407 with one challenge per configured algorithm sharing one fresh nonce, in
     /// order of preference (RFC 8760 §2.4; by default SHA-256, then MD5).
     pub fn challenge(&self, req: &Request, now_unix: u64, stale: bool) -> Response {

@@ -412,7 +412,11 @@ fn offered_algorithms_are_configurable_and_enforced() {
     // A correct SHA-256 answer is not accepted when SHA-256 is not offered.
     let sha = with_auth(&answer("2001", "s3cret", Algorithm::Sha256, &nonce, 1));
     expect_challenge(a.check(&sha, T0, lookup), false);
+    // ... and the reason is there for the log line.
+    assert_eq!(a.unoffered_answer(&sha).as_deref(), Some("SHA-256"));
+    assert_eq!(a.unoffered_answer(&register()), None);
     let md5 = with_auth(&answer("2001", "s3cret", Algorithm::Md5, &nonce, 2));
+    assert_eq!(a.unoffered_answer(&md5), None);
     assert!(matches!(
         a.check(&md5, T0, lookup),
         AuthResult::Authorized(_)
