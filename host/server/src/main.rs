@@ -5,6 +5,7 @@ mod acl;
 mod api;
 mod cli;
 mod config;
+mod console;
 mod core;
 mod ivr;
 mod serve;

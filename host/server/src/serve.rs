@@ -321,7 +321,8 @@ async fn serve(
                     )
                 }),
             )
-            .merge(crate::api::router(api_state));
+            .merge(crate::api::router(api_state))
+            .merge(crate::console::router());
         let _ = axum::serve(http, app).await;
     });
     if demo {

@@ -45,6 +45,8 @@ export const CHROMIUM_ARGS = [
   '--disable-sync',
   // A test plays audio with no user gesture and no sound card.
   '--autoplay-policy=no-user-gesture-required',
+  // Chromium's own widgets (date pickers, file inputs) in Japanese, as a user here sees them.
+  '--lang=ja',
 ];
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -65,6 +67,9 @@ export async function launch(extraArgs = []) {
     executablePath: process.env.MADOGUCHI_CHROMIUM || '/usr/bin/chromium',
     headless: true,
     args: [...CHROMIUM_ARGS, ...extraArgs],
+    // Chromium takes its UI language from the environment on Linux (--lang alone is not
+    // enough headless): date pickers and file inputs then read as a Japanese user sees them.
+    env: { ...process.env, LANG: 'ja_JP.UTF-8', LANGUAGE: 'ja' },
     timeout: 60_000,
   });
 }

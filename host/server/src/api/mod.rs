@@ -11,6 +11,7 @@
 //! tokio's blocking pool, so an upload never stalls SIP traffic on the executor.
 
 mod auth;
+mod calendar;
 mod calls;
 pub mod env;
 mod error;
@@ -97,6 +98,7 @@ impl ApiState {
 /// | POST | `/scenarios[?publish=true&why=…]` | admin |
 /// | GET | `/scenarios`, `/scenarios/{name}`, `/scenarios/{name}/versions/{v}` | viewer |
 /// | POST | `/scenarios/{name}/publish`, `/scenarios/{name}/rollback` | admin |
+/// | GET | `/scenarios/{name}/calendar?month=YYYY-MM[&version=N]` (days of each schedule destination) | viewer |
 /// | POST, DELETE | `/plugins/{name}/{version}` | admin |
 /// | GET | `/plugins`, `/plugins/{name}/{version}` | viewer |
 /// | POST | `/prompts/{id}?text=…` (raw WAV body) | operator |
@@ -116,6 +118,7 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/scenarios/{name}/publish", post(scenarios::publish))
         .route("/scenarios/{name}/rollback", post(scenarios::rollback))
+        .route("/scenarios/{name}/calendar", get(calendar::month))
         .route("/plugins", get(plugins::list))
         .route(
             "/plugins/{name}/{version}",
