@@ -57,6 +57,16 @@ impl BrowserTest {
         self.env("MADOGUCHI_TOKEN", token)
     }
 
+    /// Reserves `n` (SIP port, media port) pairs for sipp calls the file places itself
+    /// (`placeCall` in the harness reads them from `MADOGUCHI_SIPP_PORTS`), so they never
+    /// collide with other tests' ports.
+    pub fn sipp_ports(self, n: usize) -> BrowserTest {
+        let ports: Vec<String> = (0..n)
+            .map(|_| format!("{}:{}", crate::free_port(), crate::free_media_port()))
+            .collect();
+        self.env("MADOGUCHI_SIPP_PORTS", ports.join(","))
+    }
+
     /// The whole run's time limit (default 240 s).
     pub fn limit(mut self, limit: Duration) -> BrowserTest {
         self.limit = limit;

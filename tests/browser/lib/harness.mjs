@@ -22,11 +22,13 @@
 //   MADOGUCHI_TOKEN       an admin bearer token for API calls outside the browser (optional)
 //   MADOGUCHI_SHOTS       where screenshots go (default: <repo>/target/browser)
 //   MADOGUCHI_BROWSER_MS  the whole test's time limit in ms (default 180000)
+//   MADOGUCHI_SIPP_PORTS  "sip:media,…" port pairs for placeCall (BrowserTest::sipp_ports)
 //   plus any test-specific variables the Rust test passes (read them from env.vars).
 
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
@@ -136,6 +138,28 @@ export async function api(method, route, body, token = env.token) {
   return { status: res.status, json, text, headers: res.headers };
 }
 
+const sippPorts = (process.env.MADOGUCHI_SIPP_PORTS || '').split(',').filter(Boolean);
+
+/// Places one call with Debian's sipp (its built-in `uac` scenario: INVITE, ACK, hold
+/// `holdMs`, BYE) to `number` on the server, with Call-ID `callId`; resolves when sipp exits
+/// 0, rejects with sipp's output otherwise. Each call takes a port pair the Rust side
+/// reserved (`BrowserTest::sipp_ports(n)`).
+export function placeCall(number, callId, holdMs = 1500) {
+  const pair = sippPorts.shift();
+  if (!pair) return Promise.reject(new Error('no sipp ports left: reserve more with BrowserTest::sipp_ports(n)'));
+  const [port, media] = pair.split(':');
+  const args = [env.sip, '-sn', 'uac', '-s', number, '-i', '127.0.0.1', '-p', port, '-mp', media,
+    '-m', '1', '-d', String(holdMs), '-cid_str', `${callId}-%u`, '-nostdin', '-timeout', '40s', '-timeout_error'];
+  return new Promise((resolve, reject) => {
+    const child = spawn('sipp', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => { out = (out + d).slice(-4000); });
+    child.stderr.on('data', (d) => { out = (out + d).slice(-4000); });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve(`${callId}-1`) : reject(new Error(`sipp exited ${code}: ${out}`))));
+  });
+}
+
 /// Runs one browser test (see the top of this file). Call it once per file.
 /// `options.args`: extra Chromium flags (e.g. `--use-fake-device-for-media-stream`);
 /// `options.context`: options of the first context (e.g. `{ permissions: ['microphone'] }`).
@@ -162,7 +186,7 @@ export function run(name, body, options = {}) {
       return p;
     };
     const page = await newPage();
-    const ctx = { browser, context, page, newPage, newContext: (o) => newContext(browser, o), env, shot, until, api, assert };
+    const ctx = { browser, context, page, newPage, newContext: (o) => newContext(browser, o), env, shot, until, api, assert, placeCall };
     await body(ctx);
   })()
     .then(async () => {
