@@ -112,7 +112,7 @@ async function loadTrace(el, c) {
     try {
       const res = await api('GET', path);
       const msgs = Array.isArray(res) ? res : res.messages || res.trace || res.items || [];
-      fill(el, msgs.length ? drawLadder(msgs) : h('p', { class: 'muted' }, L('SIP メッセージはありません', 'No SIP messages')));
+      fill(el, msgs.length ? drawLadder(msgs, !!res.truncated) : h('p', { class: 'muted' }, L('SIP メッセージはありません', 'No SIP messages')));
       return;
     } catch (e) {
       if (e.status !== 404 && e.status !== 405) {
@@ -131,16 +131,17 @@ function firstLine(m) {
 
 /// A ladder: the server in the middle column, each peer address a column; one arrow per
 /// message, in time order.
-export function drawLadder(msgs) {
+export function drawLadder(msgs, truncated = false) {
+  const raw = h('pre', { class: 'sipmsg', id: 'sip-message' }, truncated ? L('(件数の上限に達したため、一部のメッセージは省かれています)', '(some messages were dropped at the per-call cap)') : '');
   const peers = [];
-  const peerOf = (m) => m.peer || m.remote || (m.direction === 'in' ? m.from || m.src : m.to || m.dst) || '?';
+  const peerOf = (m) => m.peer || m.remote || ((m.direction || m.dir) === 'in' ? m.from || m.src : m.to || m.dst) || '?';
   msgs.forEach((m) => { const p = peerOf(m); if (!peers.includes(p)) peers.push(p); });
   const cols = [peers[0] || '?', 'madoguchi', ...peers.slice(1)];
   const colX = (name) => 110 + cols.indexOf(name) * 260;
   const width = 110 + (cols.length - 1) * 260 + 130;
   const rowH = 30;
   const height = 60 + msgs.length * rowH + 20;
-  const t0 = toDate(msgs[0].at_unix_ms ?? msgs[0].t_ms ?? msgs[0].at ?? 0)?.getTime() ?? 0;
+  const t0 = toDate(msgs[0].at_ms ?? msgs[0].at_unix_ms ?? msgs[0].t_ms ?? msgs[0].at ?? 0)?.getTime() ?? 0;
   const svg = s('svg', { width, height, viewBox: `0 0 ${width} ${height}`, id: 'ladder', role: 'img' });
   svg.append(s('defs', {}, s('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' }, s('path', { d: 'M0,0 L10,5 L0,10 z', fill: '#1d4f91' }))));
   cols.forEach((c) => {
@@ -155,11 +156,14 @@ export function drawLadder(msgs) {
     const incoming = (m.direction || m.dir) === 'in';
     const [x1, x2] = incoming ? [peer, me] : [me, peer];
     svg.append(s('line', { x1, y1: y, x2: x2 + (x2 > x1 ? -2 : 2), y2: y, stroke: '#1d4f91', 'stroke-width': 1.5, 'marker-end': 'url(#arrow)' }));
-    svg.append(s('text', { x: (x1 + x2) / 2, y: y - 5, 'text-anchor': 'middle', 'font-size': 11 }, firstLine(m)));
-    const t = toDate(m.at_unix_ms ?? m.t_ms ?? m.at ?? 0)?.getTime();
+    svg.append(s('text', { x: (x1 + x2) / 2, y: y - 5, 'text-anchor': 'middle', 'font-size': 11, class: 'msg', 'data-i': i,
+      onclick: () => { fill(raw, `${m.at || ''} ${(m.direction || m.dir) === 'in' ? '←' : '→'} ${peerOf(m)} ${m.transport || ''}\n\n${m.text || m.raw || m.message || firstLine(m)}`); } },
+    firstLine(m)));
+    const t = toDate(m.at_ms ?? m.at_unix_ms ?? m.t_ms ?? m.at ?? 0)?.getTime();
     if (Number.isFinite(t)) svg.append(s('text', { x: 6, y: y + 4, 'font-size': 10, fill: '#5b6675' }, `+${((t - t0) / 1000).toFixed(3)}`));
   });
-  return h('div', { class: 'ladder' }, svg);
+  return h('div', {}, h('div', { class: 'ladder' }, svg),
+    h('p', { class: 'muted' }, L('矢印の文字をクリックすると、そのメッセージ全体を表示します。', 'Click a message to see it whole.')), raw);
 }
 
 export function render(root, ctx) {

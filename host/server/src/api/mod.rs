@@ -22,6 +22,7 @@ mod scenarios;
 mod test_clock;
 #[cfg(test)]
 mod tests;
+mod users;
 
 use std::sync::Arc;
 
@@ -99,6 +100,7 @@ impl ApiState {
 /// | GET | `/scenarios`, `/scenarios/{name}`, `/scenarios/{name}/versions/{v}` | viewer |
 /// | POST | `/scenarios/{name}/publish`, `/scenarios/{name}/rollback` | admin |
 /// | GET | `/scenarios/{name}/calendar?month=YYYY-MM[&version=N]` (days of each schedule destination) | viewer |
+/// | GET | `/users` (staff extensions and their registered devices) | viewer |
 /// | POST, DELETE | `/plugins/{name}/{version}` | admin |
 /// | GET | `/plugins`, `/plugins/{name}/{version}` | viewer |
 /// | POST | `/prompts/{id}?text=…` (raw WAV body) | operator |
@@ -119,6 +121,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/scenarios/{name}/publish", post(scenarios::publish))
         .route("/scenarios/{name}/rollback", post(scenarios::rollback))
         .route("/scenarios/{name}/calendar", get(calendar::month))
+        .route("/users", get(users::list))
         .route("/plugins", get(plugins::list))
         .route(
             "/plugins/{name}/{version}",
