@@ -14,6 +14,9 @@ export function h(tag, attrs = {}, ...children) {
       Object.assign(el.style, v);
     } else if (k === 'dataset') {
       Object.assign(el.dataset, v);
+    } else if (k === 'selected' || k === 'checked') {
+      // The attribute (defaultSelected/defaultChecked) survives the option being appended.
+      el.setAttribute(k, '');
     } else if (k in el && typeof v !== 'string') {
       el[k] = v;
     } else {

@@ -56,14 +56,20 @@ function header() {
       PAGES.filter((p) => !p.need || can(p.need)).map((p) =>
         h('a', { href: `#/${p.id}`, class: p.id === id ? 'active' : '', 'data-page': p.id }, L(p.ja, p.en)))),
     h('div', { class: 'who' },
-      h('select', { 'aria-label': L('年の表示', 'Year style'), id: 'era', onchange: (e) => { setEra(e.target.value); render(); } },
-        h('option', { value: 'seireki', selected: era() === 'seireki' }, L('西暦', 'Gregorian')),
-        h('option', { value: 'wareki', selected: era() === 'wareki' }, L('和暦', 'Japanese era'))),
+      eraSelect(),
       h('button', { class: 'link', id: 'lang', onclick: () => { setLang(lang() === 'ja' ? 'en' : 'ja'); render(); } },
         lang() === 'ja' ? 'English' : '日本語'),
       h('span', { class: 'user', id: 'current-user' }, `${session.user} (${roleName(session.role)})`),
       h('button', { class: 'link', id: 'logout', onclick: logout }, L('ログアウト', 'Log out'))),
   );
+}
+
+function eraSelect() {
+  const sel = h('select', { 'aria-label': L('年の表示', 'Year style'), id: 'era', onchange: (e) => { setEra(e.target.value); render(); } },
+    h('option', { value: 'seireki' }, L('西暦', 'Gregorian')),
+    h('option', { value: 'wareki' }, L('和暦', 'Japanese era')));
+  sel.value = era();
+  return sel;
 }
 
 export function roleName(role) {

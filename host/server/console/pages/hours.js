@@ -152,13 +152,13 @@ export async function render(root, ctx) {
       h('button', { type: 'submit', class: 'primary', id: 'hours-show' }, L('表示', 'Show'))),
     h('div', { class: 'legend' }, Object.entries(STATES).map(([k, v]) => h('span', {}, h('i', { class: k }), L(...v)))),
     out, msg,
+    ctx.can('admin') ? h('div', { class: 'actions' }, field(L('変更の理由 (臨時休業・祝日の取り込みに必須)', 'Reason for a change (needed below)'), why)) : null,
     ctx.can('admin') ? h('div', { class: 'row' },
       h('form', { class: 'card', onsubmit: addClosure }, h('h2', {}, L('臨時休業日の追加', 'Add a closure day')),
         h('div', { class: 'filters' }, field(L('窓口', 'Destination'), dest), field(L('日付', 'Date'), cDate), field(L('最終日 (任意)', 'Until (optional)'), cUntil), field(L('名称', 'Name'), cName)),
         h('button', { type: 'submit', class: 'primary', id: 'closure-add' }, L('追加して公開', 'Add and publish'))),
       h('form', { class: 'card', onsubmit: importCsv }, h('h2', {}, L('内閣府「国民の祝日」CSV の取り込み', 'Import the Cabinet Office holiday CSV')),
         h('p', { class: 'muted' }, L('syukujitsu.csv (Shift_JIS) を選ぶと、含まれる年の祝日を置き換えた新しい版を公開します。', 'syukujitsu.csv (Shift_JIS): replaces the holidays of the years it covers, as a new published version.')),
-        h('div', { class: 'actions' }, csv, h('button', { type: 'submit', class: 'primary', id: 'holiday-import' }, L('取り込んで公開', 'Import and publish'))))) : null,
-    ctx.can('admin') ? h('div', { class: 'actions' }, field(L('変更の理由', 'Reason for the change'), why)) : null);
+        h('div', { class: 'actions' }, csv, h('button', { type: 'submit', class: 'primary', id: 'holiday-import' }, L('取り込んで公開', 'Import and publish'))))) : null);
   await load().catch(show);
 }
