@@ -8,6 +8,7 @@ pub mod ivr;
 pub mod load;
 pub mod ports;
 pub mod rtp_sink;
+pub mod signal;
 pub mod sipp;
 
 pub use ports::{free_media_port, free_port};

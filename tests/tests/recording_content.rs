@@ -4,106 +4,10 @@
 //! the right channel (what the caller heard: the device) with the device's, each close to 1,
 //! and neither with the other's.
 
-use std::path::Path;
-
-use madoguchi_tests::audio::{channels, finished_recordings, ulaw};
+use madoguchi_tests::audio::{channels, finished_recordings};
+use madoguchi_tests::signal::{best_correlation, noise, write_pcap};
 use madoguchi_tests::sipp::{Device, Sipp};
 use madoguchi_tests::{Server, ServerOptions};
-
-/// `seconds` of pseudo-random noise (a 32-bit LCG from `seed`), loud enough to survive G.711.
-fn noise(seed: u32, seconds: u32) -> Vec<i16> {
-    let mut x = seed;
-    (0..seconds * 8000)
-        .map(|_| {
-            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            ((x >> 16) as i16) / 4
-        })
-        .collect()
-}
-
-/// Writes a pcap (Ethernet/IPv4/UDP/RTP) of `samples` as µ-law at 20 ms packets; sipp's
-/// `play_pcap_audio` replays its RTP to the call's negotiated media address.
-fn write_pcap(path: &Path, samples: &[i16], ssrc: u32) {
-    let mut out = Vec::new();
-    out.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&4u16.to_le_bytes());
-    out.extend_from_slice(&[0; 8]);
-    out.extend_from_slice(&65535u32.to_le_bytes());
-    out.extend_from_slice(&1u32.to_le_bytes()); // Ethernet
-    for (n, frame) in samples.chunks_exact(160).enumerate() {
-        let n = n as u32;
-        let mut rtp = vec![0x80, if n == 0 { 0x80 } else { 0x00 }];
-        rtp.extend_from_slice(&(n as u16).to_be_bytes());
-        rtp.extend_from_slice(&(n * 160).to_be_bytes());
-        rtp.extend_from_slice(&ssrc.to_be_bytes());
-        rtp.extend(frame.iter().map(|&x| ulaw(x)));
-        let udp_len = 8 + rtp.len();
-        let ip_len = 20 + udp_len;
-        let mut frame = vec![0u8; 12];
-        frame.extend_from_slice(&[0x08, 0x00]);
-        frame.extend_from_slice(&[
-            0x45,
-            0,
-            (ip_len >> 8) as u8,
-            ip_len as u8,
-            0,
-            0,
-            0x40,
-            0,
-            64,
-            17,
-            0,
-            0,
-        ]);
-        frame.extend_from_slice(&[127, 0, 0, 1, 127, 0, 0, 1]);
-        frame.extend_from_slice(&[
-            0x9c,
-            0x40,
-            0x9c,
-            0x42,
-            (udp_len >> 8) as u8,
-            udp_len as u8,
-            0,
-            0,
-        ]);
-        frame.extend_from_slice(&rtp);
-        let usec = n as u64 * 20_000;
-        out.extend_from_slice(&((usec / 1_000_000) as u32).to_le_bytes());
-        out.extend_from_slice(&((usec % 1_000_000) as u32).to_le_bytes());
-        out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        out.extend_from_slice(&frame);
-    }
-    std::fs::write(path, out).unwrap();
-}
-
-/// The highest normalised cross-correlation of `reference` with `channel` over every lag.
-fn best_correlation(channel: &[f64], reference: &[f64]) -> (f64, usize) {
-    let n = reference.len();
-    if channel.len() < n {
-        return (0.0, 0);
-    }
-    let r_energy: f64 = reference.iter().map(|v| v * v).sum();
-    // The window's energy, kept as a running sum.
-    let mut w_energy: f64 = channel[..n].iter().map(|v| v * v).sum();
-    let mut best = (0.0, 0);
-    for lag in 0..=channel.len() - n {
-        if lag > 0 {
-            w_energy += channel[lag + n - 1].powi(2) - channel[lag - 1].powi(2);
-        }
-        let window = &channel[lag..lag + n];
-        if w_energy <= 1e-9 {
-            continue;
-        }
-        let dot: f64 = window.iter().zip(reference).map(|(a, b)| a * b).sum();
-        let c = dot / (r_energy * w_energy).sqrt();
-        if c > best.0 {
-            best = (c, lag);
-        }
-    }
-    best
-}
 
 #[test]
 fn each_channel_of_the_recording_holds_what_that_side_sent() {

@@ -50,6 +50,9 @@ pub enum MediaError {
     /// Creating the recording file, or repairing old ones at start-up, failed.
     #[error("recording: {0}")]
     Recording(#[from] RecordingError),
+    /// A WebRTC offer or answer str0m refused (no DTLS fingerprint, no ICE credentials, …).
+    #[error("WebRTC: {0}")]
+    WebRtc(String),
 }
 
 impl MediaError {
@@ -57,7 +60,9 @@ impl MediaError {
     pub fn is_not_acceptable(&self) -> bool {
         matches!(
             self,
-            MediaError::Sdp(SdpError::NoCommonCodec) | MediaError::Sdp(SdpError::NoAudio)
+            MediaError::Sdp(SdpError::NoCommonCodec)
+                | MediaError::Sdp(SdpError::NoAudio)
+                | MediaError::WebRtc(_)
         )
     }
 }

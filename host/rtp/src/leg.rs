@@ -4,8 +4,10 @@ use crate::events::{LegEvent, LegStats, PlayId};
 use crate::runtime::Inner;
 use crate::task::rec::RecStart;
 use crate::task::{Cmd, Forward};
+use crate::webrtc::{is_webrtc_sdp, WebRtc};
 use crate::{MediaError, Recording};
 use madoguchi_media::dtmf::parse_info;
+use madoguchi_media::g711::Law;
 use madoguchi_media::prompt::Prompt;
 use madoguchi_media::sdp::{self, MediaPrefs, Negotiated, Sdp};
 use std::net::{IpAddr, SocketAddr};
@@ -20,6 +22,12 @@ struct SdpState {
     prefs: MediaPrefs,
     negotiated: Option<Negotiated>,
     offered: bool,
+    /// A browser's session (ICE, DTLS-SRTP) once a WebRTC offer or answer was seen.
+    webrtc: Option<Arc<Mutex<WebRtc>>>,
+}
+
+fn lock(s: &Mutex<WebRtc>) -> std::sync::MutexGuard<'_, WebRtc> {
+    s.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// One RTP session (a call leg) with its own RTP/RTCP port pair and task.
@@ -35,7 +43,7 @@ pub struct Leg {
     pub(crate) cmds: mpsc::UnboundedSender<Cmd>,
     pub(crate) fwd: mpsc::Sender<Forward>,
     events: mpsc::Receiver<LegEvent>,
-    sdp: Mutex<SdpState>,
+    sdp: Arc<Mutex<SdpState>>,
     next_play: AtomicU64,
     recording: Arc<AtomicBool>,
     rt: Arc<Inner>,
@@ -45,6 +53,47 @@ pub struct Leg {
 fn parse_sdp(body: &[u8]) -> Result<Sdp, MediaError> {
     let text = std::str::from_utf8(body).map_err(|_| MediaError::SdpNotUtf8)?;
     Ok(Sdp::parse(text)?)
+}
+
+/// The browser's session of a leg, created on first use (ICE-lite with the leg's port as the
+/// only host candidate); the leg's task takes its datagrams and timers from then on.
+fn webrtc_session(
+    st: &mut SdpState,
+    cmds: &mpsc::UnboundedSender<Cmd>,
+    local: SocketAddr,
+    law: Law,
+) -> Result<Arc<Mutex<WebRtc>>, MediaError> {
+    if let Some(s) = &st.webrtc {
+        return Ok(s.clone());
+    }
+    let s = Arc::new(Mutex::new(WebRtc::new(local, law, true, Instant::now())?));
+    st.webrtc = Some(s.clone());
+    let _ = cmds.send(Cmd::WebRtc(s.clone()));
+    Ok(s)
+}
+
+/// Makes a leg's WebRTC offer on demand (see [`Leg::webrtc_offerer`]); clones share it.
+#[derive(Debug, Clone)]
+pub struct WebRtcOffer {
+    sdp: Arc<Mutex<SdpState>>,
+    cmds: mpsc::UnboundedSender<Cmd>,
+    local: SocketAddr,
+}
+
+impl WebRtcOffer {
+    /// The offer (the same text for every browser of one fork until one answers).
+    pub fn offer(&self) -> Result<String, MediaError> {
+        let mut st = self.sdp.lock().unwrap_or_else(|e| e.into_inner());
+        let law = st.prefs.codecs.first().copied().unwrap_or(Law::Ulaw);
+        let session = webrtc_session(&mut st, &self.cmds, self.local, law)?;
+        let mut s = lock(&session);
+        s.offer()
+    }
+}
+
+/// The body as text when it is a WebRTC (DTLS-SRTP) description.
+fn webrtc_text(body: &[u8]) -> Option<&str> {
+    std::str::from_utf8(body).ok().filter(|t| is_webrtc_sdp(t))
 }
 
 impl Leg {
@@ -67,11 +116,12 @@ impl Leg {
             cmds,
             fwd,
             events,
-            sdp: Mutex::new(SdpState {
+            sdp: Arc::new(Mutex::new(SdpState {
                 prefs,
                 negotiated: None,
                 offered: false,
-            }),
+                webrtc: None,
+            })),
             next_play: AtomicU64::new(1),
             recording: Arc::new(AtomicBool::new(false)),
             rt,
@@ -113,6 +163,9 @@ impl Leg {
     /// now (the pacer's grid is anchored here). [`MediaError::is_not_acceptable`]
     /// => answer 488.
     pub fn answer(&self, offer_sdp: &[u8]) -> Result<String, MediaError> {
+        if let Some(text) = webrtc_text(offer_sdp) {
+            return self.answer_webrtc(text);
+        }
         let offer = parse_sdp(offer_sdp)?;
         let mut st = self.state();
         let (answer, neg) = sdp::answer(&offer, self.sdp_ip, self.local_rtp.port(), &st.prefs)?;
@@ -127,8 +180,51 @@ impl Leg {
         sdp::offer(self.sdp_ip, self.local_rtp.port(), &st.prefs).to_string()
     }
 
+    /// Whether this leg talks to a browser (WebRTC) rather than plain RTP.
+    pub fn is_webrtc(&self) -> bool {
+        self.state().negotiated.is_some() && self.state().webrtc.is_some()
+    }
+
+    fn answer_webrtc(&self, offer: &str) -> Result<String, MediaError> {
+        let mut st = self.state();
+        let law = WebRtc::pick_law(offer, &st.prefs.codecs)?;
+        let session = webrtc_session(&mut st, &self.cmds, self.webrtc_local(), law)?;
+        let (answer, neg) = lock(&session).accept_offer(offer)?;
+        self.set_negotiated(&mut st, neg);
+        Ok(answer)
+    }
+
+    fn webrtc_local(&self) -> SocketAddr {
+        SocketAddr::new(self.sdp_ip, self.local_rtp.port())
+    }
+
+    /// Our offer for a browser (a WebSocket device): DTLS-SRTP, ICE-lite, G.711 only. The
+    /// same leg may offer plain RTP ([`Leg::offer`]) to other devices at the same time;
+    /// [`Leg::accept_answer`] takes whichever answers.
+    pub fn offer_webrtc(&self) -> Result<String, MediaError> {
+        self.webrtc_offerer().offer()
+    }
+
+    /// A cheap handle that makes [`Leg::offer_webrtc`]'s offer later, only if a browser is
+    /// among the devices to ring (the DTLS certificate is made then, not for every call).
+    pub fn webrtc_offerer(&self) -> WebRtcOffer {
+        WebRtcOffer {
+            sdp: self.sdp.clone(),
+            cmds: self.cmds.clone(),
+            local: self.webrtc_local(),
+        }
+    }
+
     /// The answer to our [`Leg::offer`] (200 OK or reliable 18x); media starts now.
     pub fn accept_answer(&self, answer_sdp: &[u8]) -> Result<(), MediaError> {
+        if let Some(text) = webrtc_text(answer_sdp) {
+            let mut st = self.state();
+            let session = st.webrtc.clone().ok_or(MediaError::NoOfferOutstanding)?;
+            let neg = lock(&session).accept_answer(text)?;
+            st.offered = false;
+            self.set_negotiated(&mut st, neg);
+            return Ok(());
+        }
         let answer = parse_sdp(answer_sdp)?;
         let mut st = self.state();
         if !st.offered {
@@ -145,6 +241,9 @@ impl Leg {
     /// we stop sending while the peer does not want media and resume on our
     /// own 20 ms grid. A new address re-arms symmetric-RTP latching.
     pub fn update_remote(&self, offer_sdp: &[u8]) -> Result<String, MediaError> {
+        if let Some(text) = webrtc_text(offer_sdp) {
+            return self.answer_webrtc(text);
+        }
         let offer = parse_sdp(offer_sdp)?;
         let mut st = self.state();
         let mut prefs = st.prefs.clone();

@@ -122,12 +122,13 @@ mod ports;
 mod record;
 mod runtime;
 mod task;
+pub mod webrtc;
 
 pub use bridge::{bridge, Bridge};
 pub use config::MediaConfig;
 pub use error::MediaError;
 pub use events::{LegEvent, LegStats, PlayId};
-pub use leg::Leg;
+pub use leg::{Leg, WebRtcOffer};
 pub use record::Recording;
 pub use runtime::MediaRuntime;
 

@@ -311,6 +311,11 @@ async fn serve(
         .await
         .with_context(|| format!("cannot bind the admin API on {}", cfg.server.http))?;
     info!(addr = %cfg.server.http, "admin API listening");
+    let phone_ws = cfg
+        .listeners
+        .iter()
+        .find(|l| l.transport == TransportKind::Ws)
+        .map(|l| l.address);
     tokio::spawn(async move {
         let app = axum::Router::new()
             .route(
@@ -322,7 +327,8 @@ async fn serve(
                 }),
             )
             .merge(crate::api::router(api_state))
-            .merge(crate::console::router());
+            .merge(crate::console::router())
+            .merge(crate::phone::router(phone_ws, None));
         let _ = axum::serve(http, app).await;
     });
     if demo {

@@ -6,6 +6,7 @@
 mod inbound;
 mod outbound;
 pub(crate) mod rec;
+mod wire;
 
 use crate::config::LegConfig;
 use crate::events::{LegEvent, LegStats, PlayId};
@@ -59,6 +60,8 @@ pub(crate) enum Cmd {
     BridgeStop {
         id: u64,
     },
+    /// The leg talks to a browser: its port carries ICE, DTLS and SRTP through this session.
+    WebRtc(std::sync::Arc<std::sync::Mutex<crate::webrtc::WebRtc>>),
     RecordStart(Box<RecStart>),
     RecordStop {
         id: u64,
@@ -150,6 +153,10 @@ pub(crate) struct LegTask {
 
     bridge: Option<BridgeState>,
     relay_total: RelayStats,
+    /// Set for a WebRTC leg (see `wire.rs`).
+    webrtc: Option<std::sync::Arc<std::sync::Mutex<crate::webrtc::WebRtc>>>,
+    webrtc_due: Option<Instant>,
+    webrtc_out: Vec<crate::webrtc::WebRtcOut>,
     rec: Option<RecState>,
 
     last_rx: Instant,
@@ -202,6 +209,9 @@ impl LegTask {
             lateness: LatenessStats::default(),
             bridge: None,
             relay_total: RelayStats::default(),
+            webrtc: None,
+            webrtc_due: None,
+            webrtc_out: Vec::new(),
             rec: None,
             last_rx: now,
             timed_out: false,
@@ -253,12 +263,12 @@ impl LegTask {
                 Wake::Cmd(Some(c)) => self.on_cmd(c, now),
                 Wake::Rtp(r) => {
                     if let Ok((n, from)) = r {
-                        self.on_rtp_datagram(n, from, now);
+                        self.on_datagram(n, from, now);
                     }
                     // Drain what else is queued, bounded, then let the timers run.
                     for _ in 1..MAX_DRAIN {
                         match self.rtp.try_recv_from(&mut self.rbuf) {
-                            Ok((n, from)) => self.on_rtp_datagram(n, from, now),
+                            Ok((n, from)) => self.on_datagram(n, from, now),
                             Err(_) => break,
                         }
                     }
@@ -308,6 +318,7 @@ impl LegTask {
         at(self.jitter.next_deadline());
         at(self.dtmf_rx.next_deadline());
         at(self.rec.as_ref().map(RecState::next_flush));
+        at(self.webrtc_due);
         if let Some(m) = &self.media {
             at(Some(self.next_rtcp));
             if m.neg.direction.receives() && !self.timed_out {
@@ -324,6 +335,7 @@ impl LegTask {
                 None => break,
             }
         }
+        self.webrtc_timers(now);
         self.poll_jitter(now);
         self.pace(now);
         self.player_events();
@@ -397,6 +409,10 @@ impl LegTask {
                 if self.bridge.as_ref().is_some_and(|b| b.id == id) {
                     self.end_bridge(now);
                 }
+            }
+            Cmd::WebRtc(session) => {
+                self.webrtc = Some(session);
+                self.webrtc_timers(now);
             }
             Cmd::RecordStart(s) => {
                 if let Some(old) = self.rec.take() {

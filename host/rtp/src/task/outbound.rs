@@ -24,6 +24,9 @@ pub(super) const EARLY: Duration = Duration::from_millis(1);
 /// `try_send_to` reports WouldBlock until the reactor has seen the socket
 /// writable once, and a media send must never wait for readiness anyway.
 fn send(sock: &StdUdpSocket, stats: &mut LegStats, buf: &[u8], dest: SocketAddr) {
+    if dest == crate::webrtc::WEBRTC_REMOTE {
+        return; // a WebRTC leg sends through its session (`wire.rs`)
+    }
     match sock.send_to(buf, dest) {
         Ok(_) => stats.sent += 1,
         Err(_) => stats.send_errors += 1,
@@ -101,6 +104,14 @@ impl LegTask {
             law.encode_into(frame, &mut self.payload);
             sender.audio(&self.payload, samples as u32, &mut self.packet);
             send(&self.rtp_tx, &mut self.stats, &self.packet, dest);
+            super::wire::send_rtp(
+                self.webrtc.as_deref(),
+                &self.rtp_tx,
+                &mut self.stats,
+                &mut self.webrtc_out,
+                &self.packet,
+                now,
+            );
             let due = (now + EARLY).checked_sub(late).unwrap_or(now);
             self.last_sent_at = Some(due);
             if let Some(rec) = self.rec.as_mut() {
@@ -148,6 +159,14 @@ impl LegTask {
             return;
         }
         send(&self.rtp_tx, &mut self.stats, &self.packet, dest);
+        super::wire::send_rtp(
+            self.webrtc.as_deref(),
+            &self.rtp_tx,
+            &mut self.stats,
+            &mut self.webrtc_out,
+            &self.packet,
+            now,
+        );
         self.last_sent_at = Some(now);
         let out = &self.packet;
         let seq = u16::from_be_bytes([out[2], out[3]]);

@@ -47,7 +47,7 @@ pub enum HostReq {
     Transfer {
         call_id: String,
         target: TransferTarget,
-        offer: String,
+        offer: super::b2bua::DeviceOffer,
         ring_timeout: Duration,
         /// For a queue: higher is served first (the call variable [`QUEUE_PRIORITY`]).
         priority: u8,

@@ -131,7 +131,7 @@ impl Registry {
         let result = self.authenticate(req, source, now_unix, now);
         let user = match result {
             AuthResult::Authorized(u) => u.username,
-            AuthResult::Challenge(resp) => return GuardedReply::Now(resp),
+            AuthResult::Challenge(resp) => return GuardedReply::Now(for_flow(resp, source)),
             AuthResult::Forbidden(resp) => {
                 let claimed = req.to_hdr().ok().and_then(|t| t.uri.user_unescaped());
                 return self.penalise(ip, claimed.as_deref(), now_ms, resp);
@@ -196,7 +196,7 @@ impl Registry {
                 let resp = Response::for_request(req, 403, reason_phrase(403));
                 Some(self.penalise(ip, Some(&claimed), now_ms, resp))
             }
-            AuthResult::Challenge(resp) => Some(GuardedReply::Now(resp)),
+            AuthResult::Challenge(resp) => Some(GuardedReply::Now(for_flow(resp, source))),
             AuthResult::Forbidden(resp) => Some(self.penalise(ip, Some(&claimed), now_ms, resp)),
         }
     }
@@ -319,6 +319,33 @@ impl Registry {
     }
 }
 
+/// Orders a challenge's algorithms for the client's transport. Over UDP/TCP the preferred
+/// algorithm comes first (sipp and desk phones answer the first challenge). JsSIP, the
+/// browser stack on WebSocket, keeps only the LAST `WWW-Authenticate`/`Proxy-Authenticate`
+/// and knows only MD5: over WebSocket the MD5 challenge goes last (clients that pick the
+/// strongest still see SHA-256).
+fn for_flow(mut resp: Response, source: &Peer) -> Response {
+    if !matches!(source.transport, Transport::Ws | Transport::Wss) {
+        return resp;
+    }
+    for name in ["WWW-Authenticate", "Proxy-Authenticate"] {
+        let values: Vec<String> = resp.headers.get_all(name).map(str::to_string).collect();
+        if values.len() < 2 {
+            continue;
+        }
+        let is_md5 = |v: &String| {
+            let v = v.to_ascii_lowercase();
+            v.contains("algorithm=md5") && !v.contains("algorithm=md5-sess")
+        };
+        let (md5, other): (Vec<String>, Vec<String>) = values.into_iter().partition(is_md5);
+        resp.headers.remove(name);
+        for v in other.into_iter().chain(md5) {
+            resp.headers.push(name, v);
+        }
+    }
+    resp
+}
+
 /// Writes binding changes to redb, coalescing bursts per AOR.
 fn write_behind(store: Store, rx: std_mpsc::Receiver<(String, Vec<Binding>)>) {
     while let Ok(first) = rx.recv() {
@@ -392,6 +419,30 @@ mod tests {
         assert_eq!(reach(&private, src.clone()), src);
         let tcp = peer_of("tcp:127.0.0.1:6001").unwrap();
         assert_eq!(reach(&same_host, tcp.clone()), tcp);
+    }
+
+    #[test]
+    fn websocket_clients_get_the_md5_challenge_last() {
+        let mut r = Response {
+            status: 401,
+            reason: "Unauthorized".into(),
+            headers: Default::default(),
+            body: Default::default(),
+        };
+        r.headers
+            .push("WWW-Authenticate", "Digest realm=\"m\", algorithm=MD5");
+        r.headers
+            .push("WWW-Authenticate", "Digest realm=\"m\", algorithm=SHA-256");
+        let ws = peer_of("ws:127.0.0.1:6000").unwrap();
+        let got = for_flow(r.clone(), &ws);
+        let order: Vec<&str> = got.headers.get_all("WWW-Authenticate").collect();
+        assert!(
+            order[0].contains("SHA-256") && order[1].contains("MD5"),
+            "{order:?}"
+        );
+        let udp = peer_of("udp:127.0.0.1:6000").unwrap();
+        let got = for_flow(r, &udp);
+        assert!(got.headers.get("WWW-Authenticate").unwrap().contains("MD5"));
     }
 
     #[test]

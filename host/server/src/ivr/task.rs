@@ -452,7 +452,7 @@ async fn transfer(
             return;
         }
     };
-    let offer = device.offer();
+    let offer = crate::core::b2bua::DeviceOffer::of(&device);
     io.transfer_target = Some(target_name(&target));
     io.device = Some(device);
     // Japanese ringback while the destination rings: 400 Hz, 1 s on, 2 s off.

@@ -76,8 +76,49 @@ pub enum Side {
 /// offer the devices, and what to answer the caller once one of them answers.
 #[derive(Debug, Clone)]
 pub struct AnchoredMedia {
-    pub offer_to_devices: Bytes,
+    pub offer_to_devices: DeviceOffer,
     pub answer_to_caller: Bytes,
+}
+
+/// The host's offer to the devices of a call: plain RTP for phones, and for browsers
+/// (WebSocket devices) a WebRTC offer of the same leg, made only if a browser is rung.
+#[derive(Debug, Clone)]
+pub struct DeviceOffer {
+    pub plain: Bytes,
+    pub webrtc: Option<madoguchi_rtp::WebRtcOffer>,
+}
+
+impl DeviceOffer {
+    /// A body passed through as it is (calls whose media the host does not anchor).
+    pub fn plain(body: Bytes) -> DeviceOffer {
+        DeviceOffer {
+            plain: body,
+            webrtc: None,
+        }
+    }
+
+    /// The host's device leg offers both kinds.
+    pub fn of(leg: &madoguchi_rtp::Leg) -> DeviceOffer {
+        DeviceOffer {
+            plain: leg.offer().into(),
+            webrtc: Some(leg.webrtc_offerer()),
+        }
+    }
+
+    /// The body for one device: WebRTC over WebSocket flows, plain RTP elsewhere.
+    pub fn for_peer(&self, peer: &Peer) -> Bytes {
+        use madoguchi_sip::message::Transport;
+        match (&peer.transport, &self.webrtc) {
+            (Transport::Ws | Transport::Wss, Some(w)) => match w.offer() {
+                Ok(sdp) => sdp.into(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot make a WebRTC offer; offering plain RTP");
+                    self.plain.clone()
+                }
+            },
+            _ => self.plain.clone(),
+        }
+    }
 }
 
 /// What the glue must do.
@@ -286,7 +327,7 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
                     .headers
                     .get(HeaderName::CONTENT_TYPE)
                     .map(str::to_string),
-                invite.body.clone(),
+                DeviceOffer::plain(invite.body.clone()),
             ),
         };
         let to_b = NameAddr::new(to.uri.clone());
@@ -324,7 +365,7 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
         from: &NameAddr,
         to: &NameAddr,
         targets: Vec<Target>,
-        offer: Bytes,
+        offer: DeviceOffer,
         ring_timeout: Duration,
         now: Instant,
     ) -> u64 {
@@ -413,7 +454,7 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
         from: &NameAddr,
         to_b: &NameAddr,
         targets: Vec<Target>,
-        body: (Option<String>, Bytes),
+        body: (Option<String>, DeviceOffer),
         max_forwards: u32,
     ) -> Vec<Branch> {
         let mut branches = Vec::new();
@@ -446,7 +487,7 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
             if let Some(ct) = &body.0 {
                 h.push(HeaderName::CONTENT_TYPE, ct.clone());
             }
-            req.body = body.1.clone();
+            req.body = body.1.for_peer(&t.peer);
             self.index(call_id, id, Side::B);
             self.out.push_back(Action::Request {
                 token: ReqToken {

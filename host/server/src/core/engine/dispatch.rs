@@ -247,7 +247,7 @@ impl Engine {
             }
         };
         let media = AnchoredMedia {
-            offer_to_devices: device.offer().into(),
+            offer_to_devices: DeviceOffer::of(&device),
             answer_to_caller: answer.into(),
         };
         let caller_number = req

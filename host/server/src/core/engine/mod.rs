@@ -23,7 +23,7 @@ use madoguchi_sip::validate::{check_request, Policy};
 use tokio::sync::mpsc;
 use tracing::{debug, info, info_span, warn};
 
-use super::b2bua::{Action, AnchoredMedia, B2bua, ReqToken, Target, ALLOW};
+use super::b2bua::{Action, AnchoredMedia, B2bua, DeviceOffer, ReqToken, Target, ALLOW};
 use super::dialog::{contact_for, contact_uri, uas_route_set, LegDialog};
 use super::host_call::{AdoptedMedia, HostMsg, HostReq};
 use super::line_test;
@@ -94,7 +94,7 @@ pub struct Engine {
     queue_login: Option<String>,
     queue_pause: Option<String>,
     /// The device-side SDP offer of each caller waiting in a queue.
-    queue_sdp: HashMap<String, String>,
+    queue_sdp: HashMap<String, DeviceOffer>,
     /// Users a call makes busy once answered (queue members on direct calls), by B2BUA id.
     busy_on_answer: HashMap<u64, Vec<String>>,
     /// Users busy until the call ends.

@@ -9,7 +9,7 @@ impl Engine {
         &mut self,
         call_id: &str,
         target: TransferTarget,
-        offer: String,
+        offer: DeviceOffer,
         ring_timeout: Duration,
         priority: u8,
         now: Instant,
@@ -74,7 +74,7 @@ impl Engine {
             &from,
             &NameAddr::new(to),
             targets,
-            offer.into(),
+            offer,
             ring_timeout,
             now,
         );
@@ -163,7 +163,7 @@ impl Engine {
                     &from,
                     &NameAddr::new(to),
                     targets,
-                    sdp.into(),
+                    sdp,
                     Duration::from_secs(600),
                     now,
                 );

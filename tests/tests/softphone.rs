@@ -1,0 +1,110 @@
+//! The browser softphone end to end (issue 11): real Chromium running /phone/ (JsSIP over
+//! SIP WebSocket, WebRTC media through the host's str0m leg) beside a sipp desk phone, both
+//! registered as 1001. A sipp caller sends noise as RTP; the browser's fake microphone plays
+//! other noise. Both devices ring, the browser answers, the desk phone gets CANCEL, the
+//! browser hears the caller (WebRTC stats), and the stereo recording holds the caller on the
+//! left and the browser's microphone on the right.
+
+use std::time::{Duration, Instant};
+
+use madoguchi_tests::audio::{channels, finished_recordings};
+use madoguchi_tests::browser::BrowserTest;
+use madoguchi_tests::ports::free_port;
+use madoguchi_tests::signal::{best_correlation, noise, write_pcap, write_wav};
+use madoguchi_tests::sipp::{Device, Sipp};
+use madoguchi_tests::{Server, ServerOptions};
+
+#[test]
+fn browser_and_desk_phone_ring_browser_answers_and_is_recorded() {
+    let data = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let caller_sent = noise(0x1111, 8);
+    let browser_sent = noise(0x3333, 4);
+    write_pcap(
+        &work.path().join("caller-tone.pcap"),
+        &caller_sent,
+        0x1111_1111,
+    );
+    let wav = work.path().join("browser.wav");
+    write_wav(&wav, &browser_sent, 8000);
+    let ws = format!("ws:127.0.0.1:{}", free_port());
+    let server = Server::start(ServerOptions {
+        data: Some(data.path().to_path_buf()),
+        extra_args: vec![
+            "--digest-algorithms".into(),
+            "MD5,SHA-256".into(),
+            "--sip".into(),
+            ws,
+        ],
+        ..ServerOptions::default()
+    })
+    .unwrap();
+    let desk = Device::start(
+        server.sip,
+        "1001",
+        "zama1001",
+        Sipp::new("device_ring.xml", server.sip),
+    )
+    .unwrap();
+    let ready = work.path().join("ready");
+    let stats = work.path().join("stats.json");
+    let browser = BrowserTest::new("softphone.mjs", &server)
+        .env("SOFTPHONE_READY", ready.to_string_lossy())
+        .env("SOFTPHONE_STATS", stats.to_string_lossy())
+        .env("SOFTPHONE_WAV", wav.to_string_lossy());
+    let page = std::thread::spawn(move || browser.run());
+    let t0 = Instant::now();
+    while !ready.exists() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(120) && !page.is_finished(),
+            "the page did not register; server log:\n{}",
+            server.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Sipp::new("caller_tone.xml", server.sip)
+        .service("1001")
+        .set("hold_ms", "6000")
+        .cwd(work.path())
+        .run()
+        .unwrap();
+    let out = page.join().unwrap();
+    if let Err(e) = &out {
+        panic!("browser: {e}\nserver log:\n{}", server.log_text());
+    }
+    desk.finish().unwrap();
+    let got: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+    println!("browser inbound: {got}");
+    assert!(got["packets"].as_u64().unwrap() >= 100);
+    assert!(got["energy"].as_f64().unwrap() > 0.001);
+
+    let file = finished_recordings(&data.path().join("recordings"), 1).remove(0);
+    let (left, right) = channels(&file);
+    let part = |x: &[i16], from: usize| -> Vec<f64> {
+        x[from..from + 4000].iter().map(|&v| v as f64).collect()
+    };
+    let caller_ref = part(&caller_sent, 8000);
+    let browser_ref = part(&browser_sent, 8000);
+    let (left_caller, _) = best_correlation(&left, &caller_ref);
+    let (right_browser, _) = best_correlation(&right, &browser_ref);
+    let (left_browser, _) = best_correlation(&left, &browser_ref);
+    let (right_caller, _) = best_correlation(&right, &caller_ref);
+    println!(
+        "left~caller {left_caller:.3}, right~browser {right_browser:.3}; \
+         left~browser {left_browser:.3}, right~caller {right_caller:.3}"
+    );
+    assert!(left_caller > 0.9, "left channel (caller): {left_caller:.3}");
+    assert!(
+        right_browser > 0.5,
+        "right channel (the browser's microphone): {right_browser:.3}"
+    );
+    assert!(
+        left_browser < 0.2,
+        "the browser leaked into the left channel"
+    );
+    assert!(
+        right_caller < 0.2,
+        "the caller leaked into the right channel"
+    );
+}
