@@ -30,6 +30,8 @@ fn browser_and_desk_phone_ring_browser_answers_and_is_recorded() {
     let ws = format!("ws:127.0.0.1:{}", free_port());
     let server = Server::start(ServerOptions {
         data: Some(data.path().to_path_buf()),
+        // Both algorithms offered: sipp (UDP) answers the first, MD5; JsSIP (WebSocket) the
+        // last, so over WebSocket the host lists MD5 last.
         extra_args: vec![
             "--digest-algorithms".into(),
             "MD5,SHA-256".into(),
