@@ -110,3 +110,68 @@ fn browser_and_desk_phone_ring_browser_answers_and_is_recorded() {
         "the caller leaked into the right channel"
     );
 }
+
+/// The browser calls the Zama DID (WebRTC caller leg answered by the IVR), presses 2 on the
+/// page (SIP INFO), reaches 1002 through the city hall queue, holds and resumes, hangs up.
+#[test]
+fn browser_dials_the_did_walks_the_menu_reaches_1002_and_holds() {
+    use madoguchi_tests::ivr::{create_token, ivr_server_args, zama_bundle, Api};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let token = create_token(&data).unwrap();
+    let wav = dir.path().join("browser.wav");
+    write_wav(&wav, &noise(0x3333, 4), 8000);
+    let config = dir.path().join("madoguchi.toml");
+    std::fs::write(
+        &config,
+        "[[queue]]\nname = \"mynumber\"\nmembers = [\"1002\"]\nfallback = \"scenario\"\nwrap_up_ms = 0\nmax_wait_ms = 30000\nring_timeout_ms = 10000\n",
+    )
+    .unwrap();
+    let (_, scenario) = zama_bundle();
+    let server = Server::start(ServerOptions {
+        data: Some(data),
+        extra_args: [
+            ivr_server_args(Some(&config), &scenario),
+            vec![
+                "--clock".into(),
+                "2027-01-06T10:00:00+09:00".into(),
+                "--sip".into(),
+                format!("ws:127.0.0.1:{}", free_port()),
+            ],
+        ]
+        .concat(),
+        ..ServerOptions::default()
+    })
+    .unwrap();
+    // 1002 sends noise (40 s) once it answers: what the page hears after the transfer.
+    write_pcap(
+        &dir.path().join("device-tone.pcap"),
+        &noise(0x2222, 40),
+        0x2222_2222,
+    );
+    let staff = Device::start(
+        server.sip,
+        "1002",
+        "zama1002",
+        Sipp::new("device_tone.xml", server.sip)
+            .set("answer_ms", "0")
+            .option("-timeout", "120s")
+            .cwd(dir.path()),
+    )
+    .unwrap();
+    let out = BrowserTest::new("softphone-ivr.mjs", &server)
+        .token(&token)
+        .env("SOFTPHONE_DID", "0462000000")
+        .env("SOFTPHONE_WAV", wav.to_string_lossy())
+        .run();
+    if let Err(e) = &out {
+        panic!("browser: {e}\nserver log:\n{}", server.log_text());
+    }
+    // 1002 answered and got the page's BYE.
+    staff.finish().unwrap();
+    let api = Api::new(server.http, &token);
+    let (_, calls) = api.get("/calls?limit=5").unwrap();
+    let text = calls.to_string();
+    assert!(text.contains("transferred:queue:mynumber"), "{text}");
+}
