@@ -24,7 +24,7 @@ export function diffLines(a, b) {
   let j = 0;
   while (i < n || j < m) {
     if (i < n && j < m && a2[i] === b2[j]) { out.push({ op: ' ', t: a2[i] }); i += 1; j += 1; }
-    else if (j < m && (i >= n || dp[i][j + 1] >= dp[i + 1][j])) { out.push({ op: '+', t: b2[j] }); j += 1; }
+    else if (j < m && (i >= n || dp[i][j + 1] > dp[i + 1][j])) { out.push({ op: '+', t: b2[j] }); j += 1; }
     else { out.push({ op: '-', t: a2[i] }); i += 1; }
   }
   return out.concat(A.slice(A.length - tail).map((t) => ({ op: ' ', t })));
