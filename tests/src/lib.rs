@@ -10,6 +10,7 @@ pub mod ports;
 pub mod rtp_sink;
 pub mod signal;
 pub mod sipp;
+pub mod tls_sip;
 
 pub use ports::{free_media_port, free_port};
 

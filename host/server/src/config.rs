@@ -30,6 +30,9 @@ pub struct Config {
     /// `[[queue]]`: call queues (ACD) the IVR can transfer to (`{"queue": "name"}`).
     #[serde(default, rename = "queue")]
     pub queues: Vec<madoguchi_acd::QueueConfig>,
+    /// `[tls]`: the certificate of `tls` listeners and HTTPS (self-signed when unset).
+    #[serde(default)]
+    pub tls: crate::tls_config::TlsSection,
 }
 
 /// `[services]`: numbers the host answers itself.
@@ -148,6 +151,9 @@ pub struct ServerSection {
     /// sipp answers only MD5 (README, "Phones and digest algorithms").
     #[serde(default = "default_digest")]
     pub digest_algorithms: Vec<String>,
+    /// Admin API / console over HTTPS on this address as well (certificate from `[tls]`).
+    #[serde(default)]
+    pub https: Option<SocketAddr>,
 }
 
 /// `[[listener]]`: one SIP socket.
@@ -163,6 +169,12 @@ pub struct ListenerConfig {
     /// forgotten allow-list fails closed rather than open.
     #[serde(default)]
     pub allow: Vec<IpNet>,
+    /// `tls` listeners: certificate chain and private key (PEM files); `[tls]`'s, else the
+    /// self-signed one in the data directory, when unset. Reloaded when the files change.
+    #[serde(default)]
+    pub cert: Option<PathBuf>,
+    #[serde(default)]
+    pub key: Option<PathBuf>,
 }
 
 /// `[registrar]`.
@@ -237,6 +249,9 @@ pub enum TransportKind {
     Tcp,
     /// SIP over WebSocket (RFC 7118), for browser softphones.
     Ws,
+    Tls,
+    /// SIP over secure WebSocket: `ws` on TLS (the `tls` certificate).
+    Wss,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -275,6 +290,7 @@ impl Default for ServerSection {
             realm: default_realm(),
             user_agent: default_agent(),
             digest_algorithms: default_digest(),
+            https: None,
         }
     }
 }
@@ -372,6 +388,7 @@ impl Config {
         if self.media.rtp_port_min >= self.media.rtp_port_max {
             bail!("{origin}: media.rtp_port_min must be below media.rtp_port_max");
         }
+        self.tls.check(origin, &self.listeners)?;
         let mut seen = std::collections::HashSet::new();
         for l in &self.listeners {
             if !seen.insert((l.transport, l.address)) {
@@ -398,6 +415,8 @@ pub fn listener_from_flag(flag: &str) -> Result<ListenerConfig> {
         "tcp" => TransportKind::Tcp,
         "ws" => TransportKind::Ws,
         other => bail!("--sip {flag}: unknown transport {other:?} (udp, tcp or ws)"),
+        "tls" => TransportKind::Tls,
+        other => bail!("--sip {flag}: unknown transport {other:?} (udp, tcp or tls)"),
     };
     let address: SocketAddr = addr
         .parse()
@@ -413,6 +432,8 @@ pub fn listener_from_flag(flag: &str) -> Result<ListenerConfig> {
         transport,
         address,
         allow,
+        cert: None,
+        key: None,
     })
 }
 
@@ -477,6 +498,8 @@ allow = ["127.0.0.0/8", "::1/128"]
         assert!(acl.allows("127.0.0.1".parse().unwrap()));
         assert!(!acl.allows("10.78.0.9".parse().unwrap()));
         assert!(listener_from_flag("sctp:127.0.0.1:1").is_err());
+        let tls = listener_from_flag("tls:127.0.0.1:5061").unwrap();
+        assert_eq!(tls.transport, TransportKind::Tls);
         assert!(listener_from_flag("udp:localhost").is_err());
     }
 }

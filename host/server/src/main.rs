@@ -10,6 +10,8 @@ mod core;
 mod ivr;
 mod phone;
 mod serve;
+mod tls_config;
+mod tls_setup;
 mod transport;
 
 use std::path::PathBuf;

@@ -28,12 +28,17 @@ pub struct ServeArgs {
     /// TOML configuration file.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// A SIP listener, `udp:ADDR:PORT` or `tcp:ADDR:PORT`; repeatable. Replaces the file's.
+    /// A SIP listener, `udp:ADDR:PORT`, `tcp:ADDR:PORT` or `tls:ADDR:PORT`; repeatable.
+    /// Replaces the file's. A `tls` one without `[tls]` files uses the self-signed
+    /// certificate in DATA/tls/.
     #[arg(long = "sip")]
     sip: Vec<String>,
     /// Admin API address.
     #[arg(long)]
     http: Option<std::net::SocketAddr>,
+    /// Admin API over HTTPS as well, on this address (`[tls]` certificate, else self-signed).
+    #[arg(long)]
+    https: Option<std::net::SocketAddr>,
     /// Data directory (embedded store, recordings, plugin artifacts).
     #[arg(long)]
     data: Option<PathBuf>,
@@ -85,6 +90,9 @@ pub fn run(args: ServeArgs, demo: bool) -> Result<()> {
     }
     if let Some(h) = args.http {
         cfg.server.http = h;
+    }
+    if let Some(h) = args.https {
+        cfg.server.https = Some(h);
     }
     if let Some(d) = args.data {
         cfg.server.data_dir = d;
@@ -187,6 +195,8 @@ async fn serve(
     let mut udp_sockets = Vec::new();
     let mut infos = Vec::new();
     let sender = Sender::new(stats.clone());
+    let mut streams = Vec::new();
+    let mut certs = crate::tls_setup::TlsCerts::new(&cfg);
     for (i, l) in cfg.listeners.iter().enumerate() {
         let acl = Acl::new(&l.allow);
         match l.transport {
@@ -215,6 +225,7 @@ async fn serve(
                 let local = sock.local_addr()?;
                 info!(listener = %l.name, %local, "SIP listening (tcp)");
                 infos.push(ListenerInfo { local });
+                streams.push((madoguchi_sip::message::Transport::Tcp, local));
                 tokio::spawn(transport::tcp::run(
                     i,
                     sock,
@@ -231,10 +242,49 @@ async fn serve(
                 let local = sock.local_addr()?;
                 info!(listener = %l.name, %local, "SIP listening (ws)");
                 infos.push(ListenerInfo { local });
+                streams.push((madoguchi_sip::message::Transport::Ws, local));
                 tokio::spawn(transport::ws::run(
                     i,
                     sock,
                     acl,
+                    core_tx.clone(),
+                    sender.tcp_table(),
+                    stats.clone(),
+                ));
+            }
+            TransportKind::Tls => {
+                let tls = certs.sip_acceptor(l)?;
+                let sock = TcpListener::bind(l.address)
+                    .await
+                    .with_context(|| format!("cannot bind SIP tls:{}", l.address))?;
+                let local = sock.local_addr()?;
+                info!(listener = %l.name, %local, "SIP listening (tls)");
+                infos.push(ListenerInfo { local });
+                streams.push((madoguchi_sip::message::Transport::Tls, local));
+                tokio::spawn(transport::tls::run(
+                    i,
+                    sock,
+                    acl,
+                    tls,
+                    core_tx.clone(),
+                    sender.tcp_table(),
+                    stats.clone(),
+                ));
+            }
+            TransportKind::Wss => {
+                let tls = certs.sip_acceptor(l)?;
+                let sock = TcpListener::bind(l.address)
+                    .await
+                    .with_context(|| format!("cannot bind SIP wss:{}", l.address))?;
+                let local = sock.local_addr()?;
+                info!(listener = %l.name, %local, "SIP listening (wss)");
+                infos.push(ListenerInfo { local });
+                streams.push((madoguchi_sip::message::Transport::Wss, local));
+                tokio::spawn(transport::wss::run(
+                    i,
+                    sock,
+                    acl,
+                    tls,
                     core_tx.clone(),
                     sender.tcp_table(),
                     stats.clone(),
@@ -245,7 +295,7 @@ async fn serve(
     if udp_sockets.is_empty() {
         bail!("no UDP listener configured: at least one is needed to reach phones");
     }
-    let sender = sender.with_udp(udp_sockets);
+    let sender = sender.with_udp(udp_sockets).with_streams(streams);
     let reg_cfg = RegistrarConfig {
         max_contacts: cfg.registrar.max_contacts,
         default_expires: cfg.registrar.default_expires,
@@ -316,8 +366,8 @@ async fn serve(
         .iter()
         .find(|l| l.transport == TransportKind::Ws)
         .map(|l| l.address);
-    tokio::spawn(async move {
-        let app = axum::Router::new()
+    let app = {
+        axum::Router::new()
             .route(
                 "/api/v1/health",
                 axum::routing::get(|| async {
@@ -328,7 +378,13 @@ async fn serve(
             )
             .merge(crate::api::router(api_state))
             .merge(crate::console::router())
-            .merge(crate::phone::router(phone_ws, None));
+            .merge(crate::phone::router(phone_ws, None))
+    };
+    if let Some(addr) = cfg.server.https {
+        crate::tls_setup::serve_https(addr, &mut certs, app.clone()).await?;
+    }
+    certs.watch();
+    tokio::spawn(async move {
         let _ = axum::serve(http, app).await;
     });
     if demo {

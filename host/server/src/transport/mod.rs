@@ -1,9 +1,13 @@
 //! The network edge: tokio tasks that own the SIP sockets. They only move bytes; all SIP
 //! logic runs in the core task ([`crate::core`]), which they feed through a bounded channel.
 
+pub mod certs;
+pub mod stream;
 pub mod tcp;
+pub mod tls;
 pub mod udp;
 pub mod ws;
+pub mod wss;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -33,11 +37,14 @@ pub struct EdgeStats {
     pub send_errors: std::sync::atomic::AtomicU64,
 }
 
-/// Handles the core uses to send: the UDP sockets and the open TCP connections.
+/// Handles the core uses to send: the UDP sockets and the open stream connections
+/// (TCP, TLS).
 #[derive(Clone)]
 pub struct Sender {
     udp: Arc<Vec<(SocketAddr, Arc<UdpSocket>)>>,
     tcp: Arc<Mutex<HashMap<SocketAddr, mpsc::Sender<Bytes>>>>,
+    /// Our stream listeners' addresses (Via and Contact of requests to stream peers).
+    streams: Arc<Vec<(Transport, SocketAddr)>>,
     pub stats: Arc<EdgeStats>,
 }
 
@@ -46,12 +53,18 @@ impl Sender {
         Sender {
             udp: Arc::new(Vec::new()),
             tcp: Arc::new(Mutex::new(HashMap::new())),
+            streams: Arc::new(Vec::new()),
             stats,
         }
     }
 
     pub(crate) fn with_udp(mut self, sockets: Vec<(SocketAddr, Arc<UdpSocket>)>) -> Sender {
         self.udp = Arc::new(sockets);
+        self
+    }
+
+    pub(crate) fn with_streams(mut self, listeners: Vec<(Transport, SocketAddr)>) -> Sender {
+        self.streams = Arc::new(listeners);
         self
     }
 
@@ -67,7 +80,11 @@ impl Sender {
                 .iter()
                 .find(|(a, _)| a.is_ipv4() == peer.addr.is_ipv4())
                 .map(|(a, _)| *a),
-            _ => None,
+            _ => self
+                .streams
+                .iter()
+                .find(|(k, a)| *k == peer.transport && a.is_ipv4() == peer.addr.is_ipv4())
+                .map(|(_, a)| *a),
         }
     }
 
