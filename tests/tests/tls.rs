@@ -198,3 +198,41 @@ fn certificate_files_are_reloaded_without_a_restart_and_https_serves_the_api() {
     old.send(&opt).unwrap();
     assert_eq!(old.final_response("OPTIONS").unwrap().status(), 200);
 }
+
+#[test]
+fn sip_over_secure_websocket() {
+    let port = free_port();
+    let wss: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let (server, _tls) = tls_server(&["--sip".into(), format!("wss:{wss}")], None);
+    let fp = pem_fingerprint(&server.data.join("tls/self-signed-cert.pem")).unwrap();
+    let (tls, seen) = madoguchi_tests::tls_sip::connect(wss, std::slice::from_ref(&fp)).unwrap();
+    assert_eq!(seen, fp);
+    let mut req =
+        tungstenite::client::IntoClientRequest::into_client_request(format!("wss://{wss}/"))
+            .unwrap();
+    req.headers_mut()
+        .insert("Sec-WebSocket-Protocol", "sip".parse().unwrap());
+    let (mut ws, resp) = tungstenite::client::client(req, tls).unwrap();
+    assert_eq!(
+        resp.headers()
+            .get("sec-websocket-protocol")
+            .and_then(|v| v.to_str().ok()),
+        Some("sip")
+    );
+    let options = format!(
+        "OPTIONS sip:{wss};transport=wss SIP/2.0\r\nVia: SIP/2.0/WSS abc.invalid;branch=z9hG4bKwss1\r\nMax-Forwards: 70\r\nFrom: <sip:probe@abc.invalid>;tag=w1\r\nTo: <sip:{wss}>\r\nCall-ID: wss-1@test\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    );
+    ws.send(tungstenite::Message::text(options)).unwrap();
+    let t0 = Instant::now();
+    let answer = loop {
+        assert!(t0.elapsed() < Duration::from_secs(10), "no answer over wss");
+        match ws.read() {
+            Ok(tungstenite::Message::Text(t)) => break t.to_string(),
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("wss read: {e}"),
+        }
+    };
+    assert!(answer.starts_with("SIP/2.0 200"), "{answer}");
+    assert!(answer.contains("SIP/2.0/WSS"), "{answer}");
+}

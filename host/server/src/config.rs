@@ -414,9 +414,9 @@ pub fn listener_from_flag(flag: &str) -> Result<ListenerConfig> {
         "udp" => TransportKind::Udp,
         "tcp" => TransportKind::Tcp,
         "ws" => TransportKind::Ws,
-        other => bail!("--sip {flag}: unknown transport {other:?} (udp, tcp or ws)"),
         "tls" => TransportKind::Tls,
-        other => bail!("--sip {flag}: unknown transport {other:?} (udp, tcp or tls)"),
+        "wss" => TransportKind::Wss,
+        other => bail!("--sip {flag}: unknown transport {other:?} (udp, tcp, tls, ws or wss)"),
     };
     let address: SocketAddr = addr
         .parse()
