@@ -111,11 +111,10 @@ fn browser_and_desk_phone_ring_browser_answers_and_is_recorded() {
     );
 }
 
-/// The browser calls the Zama DID (WebRTC caller leg answered by the IVR), presses 2 on the
-/// page (SIP INFO), reaches 1002 through the city hall queue, holds and resumes, hangs up.
-#[test]
-fn browser_dials_the_did_walks_the_menu_reaches_1002_and_holds() {
-    use madoguchi_tests::ivr::{create_token, ivr_server_args, zama_bundle, Api};
+/// The Zama demo on a Wednesday at 10:00 with a `ws:` listener; city hall's queue has
+/// `member` only. Returns the server, its admin token, the work dir and the browser's WAV.
+fn zama(member: &str) -> (Server, String, tempfile::TempDir, std::path::PathBuf) {
+    use madoguchi_tests::ivr::{create_token, ivr_server_args, zama_bundle};
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
@@ -125,7 +124,7 @@ fn browser_dials_the_did_walks_the_menu_reaches_1002_and_holds() {
     let config = dir.path().join("madoguchi.toml");
     std::fs::write(
         &config,
-        "[[queue]]\nname = \"mynumber\"\nmembers = [\"1002\"]\nfallback = \"scenario\"\nwrap_up_ms = 0\nmax_wait_ms = 30000\nring_timeout_ms = 10000\n",
+        format!("[[queue]]\nname = \"mynumber\"\nmembers = [\"{member}\"]\nfallback = \"scenario\"\nwrap_up_ms = 0\nmax_wait_ms = 30000\nring_timeout_ms = 20000\n"),
     )
     .unwrap();
     let (_, scenario) = zama_bundle();
@@ -144,6 +143,15 @@ fn browser_dials_the_did_walks_the_menu_reaches_1002_and_holds() {
         ..ServerOptions::default()
     })
     .unwrap();
+    (server, token, dir, wav)
+}
+
+/// The browser calls the Zama DID (WebRTC caller leg answered by the IVR), presses 2 on the
+/// page (SIP INFO), reaches 1002 through the city hall queue, holds and resumes, hangs up.
+#[test]
+fn browser_dials_the_did_walks_the_menu_reaches_1002_and_holds() {
+    use madoguchi_tests::ivr::Api;
+    let (server, token, dir, wav) = zama("1002");
     // 1002 sends noise (40 s) once it answers: what the page hears after the transfer.
     write_pcap(
         &dir.path().join("device-tone.pcap"),
@@ -174,4 +182,36 @@ fn browser_dials_the_did_walks_the_menu_reaches_1002_and_holds() {
     let (_, calls) = api.get("/calls?limit=5").unwrap();
     let text = calls.to_string();
     assert!(text.contains("transferred:queue:mynumber"), "{text}");
+}
+
+/// A queue call rings the browser of a logged-in member (1001), which shows the caller's
+/// number and IVR path, answers and hears the caller.
+#[test]
+fn a_queue_call_rings_the_members_browser_with_the_ivr_path() {
+    use madoguchi_tests::ivr::IvrCaller;
+    let (server, token, dir, wav) = zama("1001");
+    let ready = dir.path().join("ready");
+    let browser = BrowserTest::new("softphone-queue.mjs", &server)
+        .token(&token)
+        .env("SOFTPHONE_READY", ready.to_string_lossy())
+        .env("SOFTPHONE_WAV", wav.to_string_lossy());
+    let page = std::thread::spawn(move || browser.run());
+    let t0 = Instant::now();
+    while !ready.exists() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(120) && !page.is_finished(),
+            "the page did not register"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Key 2 (renewal → city hall) 11 s after the answer; then the queue rings the page.
+    IvrCaller::new("queue-caller", "0462001234", &[(11_000, '2')], 35_000)
+        .spawn(server.sip, "0462000000", dir.path())
+        .unwrap()
+        .wait()
+        .unwrap();
+    let out = page.join().unwrap();
+    if let Err(e) = &out {
+        panic!("browser: {e}\nserver log:\n{}", server.log_text());
+    }
 }

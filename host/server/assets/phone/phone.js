@@ -40,6 +40,9 @@
     $('lang').textContent = t('lang');
     $('reg').textContent = t(regState);
     document.title = t('title');
+    const way = phone.path ? `${t('ivr')}: ${phone.path}` : '';
+    $('path').textContent = way;
+    $('inpath').textContent = way;
     if (session) {
       $('mute').textContent = session.isMuted().audio ? t('unmute') : t('mute');
       $('hold').textContent = session.isOnHold().local ? t('unhold') : t('hold');
@@ -112,13 +115,13 @@
         phone.caller = (from.uri && from.uri.user) || '';
         phone.path = pathOf(e.request);
         $('caller').textContent = (from.display_name ? from.display_name + ' ' : '') + phone.caller;
-        $('path').textContent = phone.path ? `${t('ivr')}: ${phone.path}` : '';
-        $('inpath').textContent = $('path').textContent;
+        applyLang();
         $('peer').textContent = phone.caller;
         show('ringing');
       } else {
         $('peer').textContent = e.request.ruri.user;
-        $('inpath').textContent = '';
+        phone.path = '';
+        applyLang();
         show('calling');
       }
     });

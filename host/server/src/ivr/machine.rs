@@ -141,6 +141,11 @@ impl IvrMachine {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every call variable, in the order they were (last) set.
+    pub fn variables(&self) -> &[(String, String)] {
+        &self.facts.variables
+    }
+
     pub fn log(&self) -> &EventLog {
         &self.log
     }

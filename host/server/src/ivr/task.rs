@@ -426,6 +426,31 @@ async fn drive(
     }
 }
 
+/// The header that tells a staff device the way the caller came through the IVR (the
+/// softphone shows it: 「2 → 市役所」): percent-encoded UTF-8.
+pub const PATH_HEADER: &str = "X-Madoguchi-Path";
+
+/// The keys the caller chose in the menus (the `menu*` variables, in order), then where
+/// the call goes: `"1 → 2 → queue:mynumber"`.
+fn ivr_path(variables: &[(String, String)], target: &str) -> String {
+    let mut parts: Vec<&str> = variables
+        .iter()
+        .filter(|(k, _)| k.starts_with("menu"))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    parts.push(target);
+    let text = parts.join(" → ");
+    let mut enc = String::with_capacity(text.len() * 3);
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~:@".contains(&b) {
+            enc.push(b as char);
+        } else {
+            enc.push_str(&format!("%{b:02X}"));
+        }
+    }
+    enc
+}
+
 /// Opens the device-side leg and asks the core to ring the target.
 async fn transfer(
     call: &mut IvrCall,
@@ -452,7 +477,10 @@ async fn transfer(
             return;
         }
     };
-    let offer = crate::core::b2bua::DeviceOffer::of(&device);
+    let offer = crate::core::b2bua::DeviceOffer::of(&device).with_header(
+        PATH_HEADER,
+        &ivr_path(machine.variables(), &target_name(&target)),
+    );
     io.transfer_target = Some(target_name(&target));
     io.device = Some(device);
     // Japanese ringback while the destination rings: 400 Hz, 1 s on, 2 s off.

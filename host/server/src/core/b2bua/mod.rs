@@ -86,6 +86,8 @@ pub struct AnchoredMedia {
 pub struct DeviceOffer {
     pub plain: Bytes,
     pub webrtc: Option<madoguchi_rtp::WebRtcOffer>,
+    /// Extra headers for the devices' INVITEs (e.g. the IVR path the caller took).
+    pub headers: Vec<(String, String)>,
 }
 
 impl DeviceOffer {
@@ -94,6 +96,7 @@ impl DeviceOffer {
         DeviceOffer {
             plain: body,
             webrtc: None,
+            headers: Vec::new(),
         }
     }
 
@@ -102,7 +105,14 @@ impl DeviceOffer {
         DeviceOffer {
             plain: leg.offer().into(),
             webrtc: Some(leg.webrtc_offerer()),
+            headers: Vec::new(),
         }
+    }
+
+    /// Adds a header to every device's INVITE.
+    pub fn with_header(mut self, name: &str, value: &str) -> DeviceOffer {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
     }
 
     /// The body for one device: WebRTC over WebSocket flows, plain RTP elsewhere.
@@ -486,6 +496,9 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
             h.push(HeaderName::USER_AGENT, self.user_agent.clone());
             if let Some(ct) = &body.0 {
                 h.push(HeaderName::CONTENT_TYPE, ct.clone());
+            }
+            for (name, value) in &body.1.headers {
+                h.push(name, value.clone());
             }
             req.body = body.1.for_peer(&t.peer);
             self.index(call_id, id, Side::B);
