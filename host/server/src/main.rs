@@ -54,6 +54,15 @@ enum Command {
         #[arg(long, global = true, default_value = "data")]
         data: PathBuf,
     },
+    /// People who log into the web console (opens the store directly: run with the server
+    /// stopped).
+    ConsoleUser {
+        #[command(subcommand)]
+        command: cli::console_user::ConsoleUserCommand,
+        /// Data directory (the embedded store lives here).
+        #[arg(long, global = true, default_value = "data")]
+        data: PathBuf,
+    },
     /// Validate, upload, publish and roll back IVR scenarios through a running server's API.
     Scenario(cli::scenario::ScenarioArgs),
     /// Manage SIP users (staff extensions).
@@ -75,6 +84,7 @@ fn main() -> Result<()> {
         Command::Plugin { command } => cli::plugin::run(command),
         Command::Recording { command, data } => cli::recording::run(command, &data),
         Command::Token { command, data } => cli::token::run(command, &data),
+        Command::ConsoleUser { command, data } => cli::console_user::run(command, &data),
         Command::Scenario(args) => cli::scenario::run(args),
     }
 }

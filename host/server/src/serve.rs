@@ -118,6 +118,7 @@ pub fn run(args: ServeArgs, demo: bool) -> Result<()> {
     if demo {
         ensure_demo_users(&store, &cfg.server.realm)?;
         ensure_demo_token(&store, &cfg.server.data_dir)?;
+        crate::api::demo::ensure_console_admin(&store, &cfg.server.data_dir, cfg.server.http)?;
     }
     let plugin_cache = args
         .plugin_cache
@@ -385,6 +386,7 @@ async fn serve(
     }
     certs.watch();
     tokio::spawn(async move {
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         let _ = axum::serve(http, app).await;
     });
     if demo {

@@ -134,10 +134,20 @@ impl axum::serve::Listener for HttpsListener {
 }
 
 /// Serves `app` over HTTPS on `addr` with the server's HTTPS certificate.
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, HttpsListener>>
+    for crate::api::session::HttpsPeer
+{
+    fn connect_info(s: axum::serve::IncomingStream<'_, HttpsListener>) -> Self {
+        crate::api::session::HttpsPeer(*s.remote_addr())
+    }
+}
+
 pub async fn serve_https(addr: SocketAddr, certs: &mut TlsCerts, app: axum::Router) -> Result<()> {
     let listener = HttpsListener::bind(addr, certs.https_config()?).await?;
     info!(addr = %listener.local, "admin API listening (https)");
     tokio::spawn(async move {
+        // Peer addresses reach the handlers (the audit log records them).
+        let app = app.into_make_service_with_connect_info::<crate::api::session::HttpsPeer>();
         let _ = axum::serve(listener, app).await;
     });
     Ok(())

@@ -24,7 +24,9 @@
 //! the store reads itself is `expires_at_unix` (a `u64`), used by [`Store::purge_expired`].
 #![forbid(unsafe_code)]
 
+pub mod audit;
 mod bindings;
+pub mod console;
 mod error;
 pub mod files;
 mod generic;
@@ -37,8 +39,10 @@ use std::sync::Arc;
 
 use redb::{Database, TableDefinition};
 
+pub use audit::{AuditEntry, AuditPage, AuditQuery, NewAudit};
+pub use console::{ConsoleUser, Session};
 pub use error::StoreError;
-pub use tokens::{Role, TokenMeta};
+pub use tokens::{Permission, Role, TokenMeta};
 pub use users::UserRecord;
 
 /// File name of the database inside the data directory.

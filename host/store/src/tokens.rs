@@ -21,26 +21,125 @@ pub const TABLE: &str = "api.tokens";
 /// Every secret starts with this, so leaked tokens are easy to grep for and recognise.
 pub const PREFIX: &str = "mdg_";
 
-/// What a token may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// What a token or console user may do. Roles are not a ladder (an auditor reads the audit
+/// log, which an operator may not; an operator changes scenarios, which an auditor may not):
+/// what each role allows is [`Role::can`], one table for the whole server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
-    /// Read only.
+    /// Read only (settings, call records, recording metadata; never audio or the audit log).
     Viewer,
-    /// Read, plus day-to-day changes such as uploading prompts.
+    /// Read, plus day-to-day changes: scenario validation, prompts, hours, queue members.
     Operator,
     /// Everything.
     Admin,
+    /// Queues, calls and listening to recordings.
+    Supervisor,
+    /// Reads the audit log and recording metadata, never audio.
+    Auditor,
+}
+
+/// One thing a request may need (see the permission matrix in the README).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Permission {
+    /// Read settings, call records and queues.
+    Read,
+    /// Search recordings and read their metadata.
+    RecordingsRead,
+    /// Hear or download recording audio.
+    RecordingsListen,
+    /// Delete a recording.
+    RecordingsDelete,
+    /// Read the audit log.
+    AuditRead,
+    /// Log queue members in and out, pause them.
+    QueuesManage,
+    /// Day-to-day changes: validate scenarios, upload prompts, hours and holidays.
+    Operate,
+    /// Everything else (publishing, plugins, users, the test clock).
+    Admin,
+}
+
+impl Permission {
+    /// Every permission, in the order of the documented matrix.
+    pub const ALL: [Permission; 8] = [
+        Permission::Read,
+        Permission::RecordingsRead,
+        Permission::RecordingsListen,
+        Permission::RecordingsDelete,
+        Permission::AuditRead,
+        Permission::QueuesManage,
+        Permission::Operate,
+        Permission::Admin,
+    ];
+
+    /// The kebab-case name used in JSON and error messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::Read => "read",
+            Permission::RecordingsRead => "recordings-read",
+            Permission::RecordingsListen => "recordings-listen",
+            Permission::RecordingsDelete => "recordings-delete",
+            Permission::AuditRead => "audit-read",
+            Permission::QueuesManage => "queues-manage",
+            Permission::Operate => "operate",
+            Permission::Admin => "admin",
+        }
+    }
+}
+
+impl std::fmt::Display for Permission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
 }
 
 impl Role {
+    /// Every role.
+    pub const ALL: [Role; 5] = [
+        Role::Admin,
+        Role::Supervisor,
+        Role::Operator,
+        Role::Auditor,
+        Role::Viewer,
+    ];
+
     /// The lower-case name used on the command line and in JSON.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Viewer => "viewer",
             Role::Operator => "operator",
             Role::Admin => "admin",
+            Role::Supervisor => "supervisor",
+            Role::Auditor => "auditor",
         }
+    }
+
+    /// The permission matrix: whether this role may do `p`.
+    pub fn can(self, p: Permission) -> bool {
+        use Permission as P;
+        match self {
+            Role::Admin => true,
+            Role::Supervisor => matches!(
+                p,
+                P::Read | P::RecordingsRead | P::RecordingsListen | P::QueuesManage
+            ),
+            Role::Operator => matches!(
+                p,
+                P::Read | P::RecordingsRead | P::QueuesManage | P::Operate
+            ),
+            Role::Auditor => matches!(p, P::Read | P::RecordingsRead | P::AuditRead),
+            Role::Viewer => matches!(p, P::Read | P::RecordingsRead),
+        }
+    }
+
+    /// What this role may do.
+    pub fn permissions(self) -> Vec<Permission> {
+        Permission::ALL
+            .into_iter()
+            .filter(|p| self.can(*p))
+            .collect()
     }
 }
 
@@ -57,8 +156,10 @@ impl std::str::FromStr for Role {
             "viewer" => Ok(Role::Viewer),
             "operator" => Ok(Role::Operator),
             "admin" => Ok(Role::Admin),
+            "supervisor" => Ok(Role::Supervisor),
+            "auditor" => Ok(Role::Auditor),
             other => Err(StoreError::Invalid(format!(
-                "unknown role {other:?}: use admin, operator or viewer"
+                "unknown role {other:?}: use admin, supervisor, operator, auditor or viewer"
             ))),
         }
     }
@@ -247,13 +348,42 @@ mod tests {
             serde_json::to_string(&Role::Operator).unwrap(),
             "\"operator\""
         );
-        for r in [Role::Admin, Role::Operator, Role::Viewer] {
+        for r in Role::ALL {
             assert_eq!(r.as_str().parse::<Role>().unwrap(), r);
+            assert_eq!(serde_json::to_string(&r).unwrap(), format!("\"{r}\""));
         }
         assert!("root".parse::<Role>().is_err());
         // Tables on the command line pad it.
         assert_eq!(format!("{:<8}|", Role::Admin), "admin   |");
-        assert!(Role::Viewer < Role::Operator && Role::Operator < Role::Admin);
+    }
+
+    #[test]
+    fn the_permission_matrix() {
+        use Permission as P;
+        // Everybody reads settings and recording metadata.
+        for r in Role::ALL {
+            assert!(r.can(P::Read) && r.can(P::RecordingsRead), "{r}");
+        }
+        let listeners: Vec<Role> = Role::ALL
+            .into_iter()
+            .filter(|r| r.can(P::RecordingsListen))
+            .collect();
+        assert_eq!(listeners, [Role::Admin, Role::Supervisor]);
+        let auditors: Vec<Role> = Role::ALL
+            .into_iter()
+            .filter(|r| r.can(P::AuditRead))
+            .collect();
+        assert_eq!(auditors, [Role::Admin, Role::Auditor]);
+        assert!(!Role::Auditor.can(P::RecordingsListen));
+        assert!(!Role::Supervisor.can(P::RecordingsDelete));
+        assert!(Role::Operator.can(P::Operate) && !Role::Operator.can(P::Admin));
+        assert!(Role::Supervisor.can(P::QueuesManage) && !Role::Supervisor.can(P::Operate));
+        assert_eq!(Role::Admin.permissions(), P::ALL.to_vec());
+        assert_eq!(Role::Viewer.permissions(), [P::Read, P::RecordingsRead]);
+        assert_eq!(
+            serde_json::to_string(&P::RecordingsListen).unwrap(),
+            "\"recordings-listen\""
+        );
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub struct ApiError {
     pub problems: Option<Vec<Problem>>,
     /// 401 only: the `WWW-Authenticate` challenge says the token was bad, not absent.
     invalid_token: bool,
+    /// More members of the JSON answer (`"expired": true`, `"retry_after_s": 30`).
+    extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ApiError {
@@ -36,7 +38,17 @@ impl ApiError {
             message: message.into(),
             problems: None,
             invalid_token: false,
+            extra: serde_json::Map::new(),
         }
+    }
+    /// The same error with one more member in its JSON answer.
+    pub fn with(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.extra.insert(key.to_string(), value.into());
+        self
+    }
+    /// A 401 for a session that has expired (`"expired": true`, so the console says so).
+    pub fn with_expired(self) -> Self {
+        self.with("expired", true)
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
@@ -71,6 +83,9 @@ impl IntoResponse for ApiError {
             tracing::error!(status = %self.status, "admin API: {}", self.message);
         }
         let mut body = serde_json::json!({ "error": self.message });
+        for (k, v) in self.extra {
+            body[k] = v;
+        }
         if let Some(p) = &self.problems {
             body["problems"] = serde_json::to_value(p).unwrap_or_default();
         }

@@ -1,5 +1,6 @@
-//! The admin REST API under `/api/v1`: scenarios, plugins, prompts, call records and the
-//! test-mode clock, behind bearer tokens (`madoguchi token create`).
+//! The admin REST API under `/api/v1`: scenarios, plugins, prompts, call records, recordings,
+//! the audit log and the test-mode clock, behind bearer tokens (`madoguchi token create`) or
+//! a console session (`POST /api/v1/login`).
 //!
 //! [`router`] builds the routes over an [`ApiState`]; `serve` merges it next to
 //! `/api/v1/health` (which stays open, without a token, for load balancers). The server's
@@ -10,30 +11,39 @@
 //! Work that runs plugin code or compiles components (validation, plugin upload) runs on
 //! tokio's blocking pool, so an upload never stalls SIP traffic on the executor.
 
-mod auth;
+#[cfg(test)]
+mod access_tests;
+pub mod audit;
+pub mod auth;
 mod calendar;
 mod calls;
+mod console_users;
+pub mod demo;
 pub mod env;
 mod error;
+pub mod jst;
 mod plugins;
 mod prompts;
 mod queues;
 mod scenarios;
+pub mod session;
 mod test_clock;
 #[cfg(test)]
 mod tests;
+mod throttle;
 mod users;
 
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
+use axum::routing::{get, patch, post, put};
 use axum::Router;
 use madoguchi_plugin_host::Registry;
 use madoguchi_scenario::{PromptStore, ScenarioStore};
 use madoguchi_store::Store;
 
 pub use env::RegistryEnv;
+pub use session::Access;
 
 /// Largest request body: a plugin component or a prompt recording.
 pub const MAX_BODY: usize = 32 * 1024 * 1024;
@@ -80,6 +90,8 @@ pub struct ApiState {
     /// Held while a version goes live and while a plugin is removed, so that a removal
     /// never slips between a version's check and its publish.
     pub live_changes: Arc<std::sync::Mutex<()>>,
+    /// Console sessions' throttling and the recordings directory.
+    pub access: Arc<Access>,
 }
 
 impl ApiState {
@@ -109,6 +121,13 @@ impl ApiState {
 /// | PUT | `/test/clock` | admin |
 /// | GET | `/queues`, `/queues/{name}/history?from=DATE&to=DATE&interval=hour\|day\|all` | viewer |
 /// | POST | `/queues/members/{user}` (`{"action": "login"\|"logout"\|"pause"\|"unpause", "reason"}`) | operator |
+/// | POST | `/login` (no auth), `/logout` | - |
+/// | GET | `/session` | any |
+/// | GET | `/audit?from&to&user&action&object&limit&cursor` | audit-read |
+/// | GET, POST, PATCH | `/console-users`, `/console-users/{name}` | admin |
+///
+/// The permission each route needs is decided in one place, `auth::required`; the roles
+/// and what they may do are `madoguchi_store::Role::can`.
 pub fn router(state: ApiState) -> Router {
     let api = Router::new()
         .route("/scenarios/validate", post(scenarios::validate))
@@ -139,10 +158,26 @@ pub fn router(state: ApiState) -> Router {
         .route("/queues", get(queues::list))
         .route("/queues/members/{user}", post(queues::member))
         .route("/queues/{name}/history", get(queues::history))
+        .route("/logout", post(session::logout))
+        .route("/session", get(session::show))
+        .route("/audit", get(audit::list))
+        .route(
+            "/console-users",
+            get(console_users::list).post(console_users::add),
+        )
+        .route("/console-users/{name}", patch(console_users::change))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            auth::require_token,
+            audit::audit_changes,
         ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_auth,
+        ));
+    // Routes without authentication.
+    let public = Router::new().route("/login", post(session::login));
+    let api = api
+        .merge(public)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state);
     Router::new().nest("/api/v1", api)

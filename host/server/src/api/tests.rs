@@ -40,15 +40,15 @@ impl ApiHooks for FakeHooks {
     }
 }
 
-struct Fixture {
-    _dir: tempfile::TempDir,
-    app: Router,
-    state: ApiState,
-    store: Store,
+pub(super) struct Fixture {
+    pub(super) _dir: tempfile::TempDir,
+    pub(super) app: Router,
+    pub(super) state: ApiState,
+    pub(super) store: Store,
     hooks: Arc<FakeHooks>,
-    admin: String,
-    operator: String,
-    viewer: String,
+    pub(super) admin: String,
+    pub(super) operator: String,
+    pub(super) viewer: String,
 }
 
 fn built(name: &str) -> Vec<u8> {
@@ -92,6 +92,7 @@ fn fixture_with(test_mode: bool) -> Fixture {
         prompts: Arc::new(prompts),
         hooks: hooks.clone(),
         live_changes: Arc::default(),
+        access: Arc::new(super::Access::new(Some(dir.path().join("recordings")))),
     };
     let token = |role, label| store.create_token(role, label, "test").unwrap().0;
     Fixture {
@@ -106,12 +107,12 @@ fn fixture_with(test_mode: bool) -> Fixture {
     }
 }
 
-fn fixture() -> Fixture {
+pub(super) fn fixture() -> Fixture {
     fixture_with(false)
 }
 
 /// An 8 kHz mono 16-bit PCM WAV of `n` samples of a square wave.
-fn wav(n: usize) -> Vec<u8> {
+pub(super) fn wav(n: usize) -> Vec<u8> {
     let data_len = (n * 2) as u32;
     let mut v = Vec::new();
     v.extend_from_slice(b"RIFF");

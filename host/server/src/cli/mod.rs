@@ -1,4 +1,5 @@
 //! Command-line subcommands other than `serve`.
+pub mod console_user;
 pub mod plugin;
 pub mod recording;
 pub mod scenario;

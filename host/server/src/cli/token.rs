@@ -16,7 +16,8 @@ pub enum TokenCommand {
     /// Create a token and print its secret (shown only this once):
     /// `madoguchi token create --role admin --label "ci deploy"`.
     Create {
-        /// admin (everything), operator (read, validate, upload prompts) or viewer (read).
+        /// admin (everything), supervisor (queues, calls, listen to recordings), operator
+        /// (scenarios, prompts, hours), auditor (audit log, recording metadata) or viewer (read).
         #[arg(long, value_parser = parse_role)]
         role: Role,
         /// Whose or what for; recorded as the actor of changes made with the token.
@@ -73,7 +74,7 @@ pub fn run(cmd: TokenCommand, data: &Path) -> Result<()> {
 }
 
 /// Opens the store, turning "the file is locked" into advice about the running server.
-fn open(data: &Path) -> Result<Store> {
+pub(crate) fn open(data: &Path) -> Result<Store> {
     match Store::open(data) {
         Ok(s) => Ok(s),
         Err(StoreError::Db(e)) if matches!(*e, redb::Error::DatabaseAlreadyOpen) => Err(anyhow!(
@@ -137,6 +138,8 @@ mod tests {
         assert_eq!(parse_role("operator"), Ok(Role::Operator));
         assert!(parse_role("root")
             .unwrap_err()
-            .contains("admin, operator or viewer"));
+            .contains("admin, supervisor, operator, auditor or viewer"));
+        assert_eq!(parse_role("auditor"), Ok(Role::Auditor));
+        assert_eq!(parse_role("supervisor"), Ok(Role::Supervisor));
     }
 }

@@ -102,7 +102,7 @@ pub fn run(cmd: UserCommand, data: &Path) -> Result<()> {
     Ok(())
 }
 
-fn read_password() -> Result<String> {
+pub(crate) fn read_password() -> Result<String> {
     let mut line = String::new();
     std::io::stdin()
         .lock()

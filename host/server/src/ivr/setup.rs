@@ -30,6 +30,8 @@ pub struct IvrParts {
     pub prompts: Arc<PromptStore>,
     /// Set when the server runs on a test clock (`--clock`).
     pub test_clock: Option<Arc<FixedClock>>,
+    /// The data directory (recordings are in its `recordings/`).
+    pub data_dir: std::path::PathBuf,
 }
 
 /// Parses `2027-01-04T10:00:00+09:00` to Unix milliseconds.
@@ -92,6 +94,7 @@ impl IvrParts {
             scenarios,
             prompts,
             test_clock,
+            data_dir: data_dir.to_path_buf(),
         })
     }
 
@@ -185,6 +188,9 @@ impl IvrParts {
                 queues,
             }),
             live_changes: Arc::default(),
+            access: Arc::new(crate::api::Access::new(Some(
+                self.data_dir.join("recordings"),
+            ))),
         }
     }
 }
