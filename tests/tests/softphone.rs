@@ -215,3 +215,69 @@ fn a_queue_call_rings_the_members_browser_with_the_ivr_path() {
         panic!("browser: {e}\nserver log:\n{}", server.log_text());
     }
 }
+
+/// A browser that vanishes mid-call (page closed, no BYE) ends the call within the RTP
+/// timeout (30 s, checked every 5 s); the caller gets the host's BYE and the recording is
+/// finished and kept.
+#[test]
+fn a_vanished_browser_ends_the_call_and_keeps_the_recording() {
+    use madoguchi_tests::ivr::IvrCaller;
+    let data = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let wav = work.path().join("browser.wav");
+    write_wav(&wav, &noise(0x3333, 4), 8000);
+    let server = Server::start(ServerOptions {
+        data: Some(data.path().to_path_buf()),
+        extra_args: vec!["--sip".into(), format!("ws:127.0.0.1:{}", free_port())],
+        ..ServerOptions::default()
+    })
+    .unwrap();
+    let ready = work.path().join("ready");
+    let gone = work.path().join("gone");
+    let browser = BrowserTest::new("softphone-vanish.mjs", &server)
+        .env("SOFTPHONE_READY", ready.to_string_lossy())
+        .env("SOFTPHONE_GONE", gone.to_string_lossy())
+        .env("SOFTPHONE_WAV", wav.to_string_lossy());
+    let page = std::thread::spawn(move || browser.run());
+    let t0 = Instant::now();
+    while !ready.exists() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(120) && !page.is_finished(),
+            "the page did not register"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The caller would hold for 90 s; the host must end it well before.
+    let mut caller = IvrCaller::new("vanish-caller", "0462005555", &[], 90_000)
+        .spawn(server.sip, "1001", work.path())
+        .unwrap();
+    let out = page.join().unwrap();
+    if let Err(e) = &out {
+        panic!("browser: {e}\nserver log:\n{}", server.log_text());
+    }
+    let gone_at = Instant::now();
+    let ended = loop {
+        if let Some(r) = caller.try_finish() {
+            break r;
+        }
+        assert!(
+            gone_at.elapsed() < Duration::from_secs(60),
+            "the call outlived the browser by 60 s; server log:\n{}",
+            server.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    println!(
+        "call ended {:.1} s after the browser vanished",
+        gone_at.elapsed().as_secs_f64()
+    );
+    ended.unwrap();
+    assert!(server.wait_log("browser media gone", 1, Duration::from_secs(5)));
+    let file = finished_recordings(&data.path().join("recordings"), 1).remove(0);
+    let (left, _) = channels(&file);
+    assert!(
+        left.len() > 8000 * 3,
+        "recording kept: {} samples",
+        left.len()
+    );
+}

@@ -59,6 +59,26 @@ pub struct CallMedia {
     pub recording: Option<(Recording, u64)>,
 }
 
+impl CallMedia {
+    /// Reads what the legs reported since the last look (so their queues never fill) and
+    /// says whether a browser (WebRTC) leg has gone silent past its RTP timeout: a browser
+    /// that vanished (tab closed, network gone) ends the call instead of holding it open.
+    pub fn browser_gone(&mut self) -> bool {
+        let mut gone = false;
+        for leg in [&mut self.caller, &mut self.device] {
+            let webrtc = leg.is_webrtc();
+            for _ in 0..256 {
+                match leg.events().try_recv() {
+                    Ok(madoguchi_rtp::LegEvent::RtpTimeout) if webrtc => gone = true,
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+        }
+        gone
+    }
+}
+
 /// The anchored calls, by B2BUA call id.
 pub struct MediaCalls {
     pub runtime: MediaRuntime,

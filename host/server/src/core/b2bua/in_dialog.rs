@@ -69,6 +69,15 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
         self.finish(id, "no ACK from caller");
     }
 
+    /// The host ends a connected call itself (a browser's media died): BYE to both sides.
+    pub fn hang_up(&mut self, id: u64, reason: &'static str) {
+        if !self.is_connected(id) {
+            return;
+        }
+        self.hang_up_both(id);
+        self.finish(id, reason);
+    }
+
     /// An ACK from the caller for our 2xx.
     pub fn on_ack(&mut self, ack: &Request) {
         let Some(call_id) = ack.call_id() else { return };

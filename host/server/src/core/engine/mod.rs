@@ -260,7 +260,10 @@ impl Engine {
                     self.queues.handle_timeout(now);
                 }
                 _ = kick.notified() => {}
-                _ = housekeeping.tick() => self.registry.housekeeping(),
+                _ = housekeeping.tick() => {
+                    self.registry.housekeeping();
+                    self.end_calls_of_vanished_browsers();
+                }
                 Some(req) = recv_opt(&mut host_reqs) => self.on_host_request(req, Instant::now()),
             }
             self.pump(Instant::now());
@@ -385,6 +388,26 @@ impl Engine {
         let token = self.by_client_tx.remove(&tx)?;
         self.by_token.remove(&token);
         Some(token)
+    }
+
+    /// Calls whose browser leg stopped sending for the RTP timeout (30 s, checked every 5 s)
+    /// are hung up on both sides; their recording is finished as for any other end.
+    fn end_calls_of_vanished_browsers(&mut self) {
+        let Some(m) = self.media.as_mut() else {
+            return;
+        };
+        let gone: Vec<u64> = m
+            .calls
+            .iter_mut()
+            .filter_map(|(id, cm)| cm.browser_gone().then_some(*id))
+            .collect();
+        for id in gone {
+            warn!(
+                call = id,
+                "browser media gone (no RTP for the timeout): hanging up"
+            );
+            self.b2bua.hang_up(id, "browser media gone");
+        }
     }
 
     /// Our address on a listener of the peer's transport and address family.
