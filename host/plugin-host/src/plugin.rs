@@ -101,7 +101,7 @@ impl Plugin {
         let state = HostState::new(
             self.inner.name.clone(),
             ctx,
-            rt.config.clock.clone(),
+            ctx.clock.clone().unwrap_or_else(|| rt.config.clock.clone()),
             rt.config.utc_offset_secs,
             rt.config.memory_limit_bytes,
             self.inner.kind == PluginKind::Node,

@@ -37,6 +37,9 @@ pub struct CallContext {
     pub call_id: String,
     /// Named schedules a node may query; `None` makes every query fail.
     pub schedules: Option<Arc<dyn ScheduleSource>>,
+    /// The clock this call's plugins see instead of the runtime's (a simulated call at a
+    /// chosen time: test plans, "what would a caller hear at T").
+    pub clock: Option<Arc<dyn Clock>>,
 }
 
 impl CallContext {
@@ -44,10 +47,16 @@ impl CallContext {
         Self {
             call_id: call_id.into(),
             schedules: None,
+            clock: None,
         }
     }
     pub fn with_schedules(mut self, schedules: Arc<dyn ScheduleSource>) -> Self {
         self.schedules = Some(schedules);
+        self
+    }
+    /// Puts this call's plugins on their own clock.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
         self
     }
 }
@@ -57,6 +66,7 @@ impl std::fmt::Debug for CallContext {
         f.debug_struct("CallContext")
             .field("call_id", &self.call_id)
             .field("schedules", &self.schedules.is_some())
+            .field("own_clock", &self.clock.is_some())
             .finish()
     }
 }

@@ -25,6 +25,7 @@ pub mod jst;
 mod plugins;
 mod prompts;
 mod queues;
+mod scenario_plan;
 mod scenarios;
 pub mod session;
 mod test_clock;
@@ -113,6 +114,7 @@ impl ApiState {
 /// | POST | `/scenarios/{name}/publish`, `/scenarios/{name}/rollback` | admin |
 /// | GET | `/scenarios/{name}/calendar?month=YYYY-MM[&version=N]` (days of each schedule destination) | viewer |
 /// | GET | `/users` (staff extensions and their registered devices) | viewer |
+/// | GET | `/scenarios/{name}/test-plan?version&from`, `/scenarios/{name}/simulate?at&keys&transfers` | viewer |
 /// | POST, DELETE | `/plugins/{name}/{version}` | admin |
 /// | GET | `/plugins`, `/plugins/{name}/{version}` | viewer |
 /// | POST | `/prompts/{id}?text=…` (raw WAV body) | operator |
@@ -141,6 +143,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/scenarios/{name}/rollback", post(scenarios::rollback))
         .route("/scenarios/{name}/calendar", get(calendar::month))
         .route("/users", get(users::list))
+        .route("/scenarios/{name}/test-plan", get(scenario_plan::test_plan))
+        .route("/scenarios/{name}/simulate", get(scenario_plan::simulate))
         .route("/plugins", get(plugins::list))
         .route(
             "/plugins/{name}/{version}",

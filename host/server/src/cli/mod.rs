@@ -3,5 +3,6 @@ pub mod console_user;
 pub mod plugin;
 pub mod recording;
 pub mod scenario;
+pub mod scenario_plan;
 pub mod token;
 pub mod user;

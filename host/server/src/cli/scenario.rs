@@ -70,11 +70,17 @@ enum ScenarioCommand {
     List,
     /// Show a scenario's versions and audit log (JSON).
     Show { name: String },
+    #[command(flatten)]
+    Plan(super::scenario_plan::PlanCommand),
 }
 
 pub fn run(args: ScenarioArgs) -> Result<()> {
+    if let ScenarioCommand::Plan(cmd) = args.command {
+        return super::scenario_plan::run(cmd, &args.api, args.token);
+    }
     let client = Client::new(&args.api, args.token)?;
     match args.command {
+        ScenarioCommand::Plan(_) => unreachable!("handled above"),
         ScenarioCommand::Validate { file, with_prompts } => {
             let doc = read(&file)?;
             if with_prompts {
@@ -147,7 +153,7 @@ pub fn run(args: ScenarioArgs) -> Result<()> {
     Ok(())
 }
 
-const JSON: &str = "application/json";
+pub(crate) const JSON: &str = "application/json";
 
 fn read(file: &Path) -> Result<Vec<u8>> {
     std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))
@@ -208,14 +214,14 @@ fn problem_line(p: &Value) -> String {
 }
 
 /// A blocking JSON client for `/api/v1`.
-struct Client {
+pub(crate) struct Client {
     base: String,
     token: String,
     agent: ureq::Agent,
 }
 
 impl Client {
-    fn new(api: &str, token: Option<String>) -> Result<Self> {
+    pub(crate) fn new(api: &str, token: Option<String>) -> Result<Self> {
         let Some(token) = token.filter(|t| !t.is_empty()) else {
             bail!("no token: pass --token or set MADOGUCHI_TOKEN (madoguchi token create --role admin)");
         };
@@ -228,11 +234,20 @@ impl Client {
         })
     }
 
-    fn get(&self, path: &str) -> Result<Value> {
+    pub(crate) fn get(&self, path: &str) -> Result<Value> {
         self.finish(path, self.request("GET", path).call())
     }
 
-    fn send(
+    /// `GET path?query` (values encoded).
+    pub(crate) fn get_with(&self, path: &str, query: &[(&str, String)]) -> Result<Value> {
+        let mut req = self.request("GET", path);
+        for (k, v) in query {
+            req = req.query(k, v);
+        }
+        self.finish(path, req.call())
+    }
+
+    pub(crate) fn send(
         &self,
         method: &str,
         path: &str,

@@ -10,6 +10,7 @@ pub mod log;
 pub mod machine;
 #[cfg(test)]
 mod machine_tests;
+pub mod plan;
 pub mod queue_audio;
 pub mod setup;
 pub mod task;
