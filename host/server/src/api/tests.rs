@@ -750,3 +750,52 @@ fn cli_uploads_the_prompt_files_then_the_scenario() {
     assert!(format!("{err:#}").contains("missing.wav"), "{err:#}");
     assert_eq!(f.state.scenarios.versions("cli").unwrap().len(), 2);
 }
+
+/// The live version's test plan and a simulated call, from the server's own plugins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_plan_and_simulate_of_the_live_version() {
+    let f = fixture();
+    f.setup_scenario_deps().await;
+    let doc = scenario("plan", "0462000002").to_string();
+    let a = f.admin_post("/api/v1/scenarios?publish=true", doc).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.json());
+
+    let plan = f
+        .get("/api/v1/scenarios/plan/test-plan?from=2027-01-04")
+        .await;
+    assert_eq!(plan.status, StatusCode::OK, "{}", plan.json());
+    let plan = plan.json();
+    assert_eq!(plan["version"], 1);
+    // Key 1; invalid and silence asked again, then to the fallback; bye after its prompt.
+    let ids: Vec<&str> = plan["branches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 6, "{ids:?}");
+    assert!(ids.contains(&"main|key:1|node:bye"), "{ids:?}");
+
+    let sim = f
+        .get("/api/v1/scenarios/plan/simulate?at=2027-01-06T10%3A00%3A00%2B09%3A00&keys=2,1")
+        .await;
+    assert_eq!(sim.status, StatusCode::OK, "{}", sim.json());
+    let sim = sim.json();
+    let heard: Vec<&str> = sim["prompts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["prompt"].as_str().unwrap())
+        .collect();
+    // The default notice, the menu, the menu again after a wrong key (no invalid prompt
+    // configured), then bye.
+    assert_eq!(heard[1..], ["hello", "hello", "hello"]);
+    assert_eq!(sim["path"], json!(["main", "bye"]));
+    assert_eq!(sim["ending"], json!({"kind": "hangup", "node": "bye"}));
+    assert_eq!(sim["prompts"][1]["text"], "こん");
+
+    let bad = f.get("/api/v1/scenarios/plan/simulate?at=tomorrow").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let none = f.get("/api/v1/scenarios/nope/test-plan").await;
+    assert_eq!(none.status, StatusCode::NOT_FOUND);
+}

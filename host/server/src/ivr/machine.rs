@@ -159,6 +159,11 @@ impl IvrMachine {
         &self.node
     }
 
+    /// What the node at hand saved at its last step (its retry count, say).
+    pub fn node_state(&self) -> &str {
+        &self.node_state
+    }
+
     /// `Some` once the IVR part is over.
     pub fn outcome(&self) -> Option<&Outcome> {
         match &self.waiting {

@@ -73,6 +73,9 @@ pub fn explore(sc: &SimScenario, reference: time::Date) -> Exploration {
 
 fn run(sc: &SimScenario, cands: Vec<Candidate>, mut classifier: Classifier) -> Exploration {
     let mut covered: BTreeSet<Branch> = BTreeSet::new();
+    // Where calls wait, with what the node saved: a menu after one retry is not the menu
+    // after two, and the branch behind the last retry shows only from there.
+    let mut states: BTreeSet<(String, String)> = BTreeSet::new();
     let mut rows = Vec::new();
     let mut problems: Vec<(String, String)> = Vec::new();
     let mut stack = vec![Prefix {
@@ -183,14 +186,30 @@ fn run(sc: &SimScenario, cands: Vec<Candidate>, mut classifier: Classifier) -> E
                         });
                     }
                     alts.push(Stimulus::NoInput);
-                    children = choose(&p, alts, &run, &classifier, &mut covered, &sim, &with_time);
+                    children = choose(
+                        &p,
+                        alts,
+                        &run,
+                        &classifier,
+                        (&mut covered, &mut states),
+                        &sim,
+                        &with_time,
+                    );
                 }
                 Some(Pending::Transfer { .. }) => {
                     let alts = TransferOutcome::ALL
                         .into_iter()
                         .map(|outcome| Stimulus::Transfer { outcome })
                         .collect();
-                    children = choose(&p, alts, &run, &classifier, &mut covered, &sim, &with_time);
+                    children = choose(
+                        &p,
+                        alts,
+                        &run,
+                        &classifier,
+                        (&mut covered, &mut states),
+                        &sim,
+                        &with_time,
+                    );
                 }
             }
         }
@@ -204,14 +223,17 @@ fn run(sc: &SimScenario, cands: Vec<Candidate>, mut classifier: Classifier) -> E
     }
 }
 
-/// The alternatives worth following: those with a new branch, or else the plainest one
-/// (the first that leaves for a node the call has not been at).
+/// What the exploration has seen: branches, and waiting points with the node's state.
+type Seen<'a> = (&'a mut BTreeSet<Branch>, &'a mut BTreeSet<(String, String)>);
+
+/// The alternatives worth following: those with a new branch or that wait somewhere new,
+/// or else the plainest one (the first that leaves for a node the call has not been at).
 fn choose(
     p: &Prefix,
     alts: Vec<Stimulus>,
     run: &SimRun,
     classifier: &Classifier,
-    covered: &mut BTreeSet<Branch>,
+    (covered, states): Seen<'_>,
     sim: &dyn Fn(Option<usize>, &[Stimulus]) -> SimRun,
     with_time: &dyn Fn(&Classifier, Option<usize>) -> Classifier,
 ) -> Vec<Prefix> {
@@ -245,8 +267,13 @@ fn choose(
         if plain.is_none() && onward {
             plain = Some(s.clone());
         }
-        if !new.is_empty() {
+        let new_state = r
+            .pending_state
+            .as_ref()
+            .is_some_and(|st| !states.contains(st));
+        if !new.is_empty() || new_state {
             covered.extend(new);
+            states.extend(r.pending_state.clone());
             children.push(Prefix {
                 candidate: p.candidate,
                 stimuli: s,

@@ -277,6 +277,8 @@ pub struct SimRun {
     pub queries: Vec<Query>,
     /// `Some` when the call waits for a stimulus the script did not give.
     pub pending: Option<Pending>,
+    /// The node and what it saved, where the call waits (`None` once it ended).
+    pub pending_state: Option<(String, String)>,
     /// How the IVR part ended (`None` while pending).
     pub outcome: Option<Outcome>,
     /// The node the call was at last.
@@ -555,6 +557,9 @@ pub fn simulate(sc: &SimScenario, at_ms: u64, stimuli: &[Stimulus]) -> SimRun {
             }
         }
     }
+    let pending_state = pending
+        .is_some()
+        .then(|| (m.node().to_string(), m.node_state().to_string()));
     let queries = std::mem::take(&mut trace.lock().unwrap_or_else(|p| p.into_inner()).queries);
     SimRun {
         log: m.log().entries().to_vec(),
@@ -562,6 +567,7 @@ pub fn simulate(sc: &SimScenario, at_ms: u64, stimuli: &[Stimulus]) -> SimRun {
         queries,
         outcome: m.outcome().cloned(),
         pending,
+        pending_state,
         last_node: m.node().to_string(),
         recorded: decision.record,
         error,
