@@ -25,6 +25,7 @@ pub mod jst;
 mod plugins;
 mod prompts;
 mod queues;
+mod scenario_analytics;
 mod scenario_plan;
 mod scenarios;
 pub mod session;
@@ -115,6 +116,7 @@ impl ApiState {
 /// | GET | `/scenarios/{name}/calendar?month=YYYY-MM[&version=N]` (days of each schedule destination) | viewer |
 /// | GET | `/users` (staff extensions and their registered devices) | viewer |
 /// | GET | `/scenarios/{name}/test-plan?version&from`, `/scenarios/{name}/simulate?at&keys&transfers` | viewer |
+/// | GET | `/scenarios/{name}/analytics?from=DATE&to=DATE` | viewer |
 /// | POST, DELETE | `/plugins/{name}/{version}` | admin |
 /// | GET | `/plugins`, `/plugins/{name}/{version}` | viewer |
 /// | POST | `/prompts/{id}?text=…` (raw WAV body) | operator |
@@ -145,6 +147,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/users", get(users::list))
         .route("/scenarios/{name}/test-plan", get(scenario_plan::test_plan))
         .route("/scenarios/{name}/simulate", get(scenario_plan::simulate))
+        .route(
+            "/scenarios/{name}/analytics",
+            get(scenario_analytics::analytics),
+        )
         .route("/plugins", get(plugins::list))
         .route(
             "/plugins/{name}/{version}",

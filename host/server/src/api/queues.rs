@@ -47,9 +47,9 @@ const REPORT_OFFSET: time::UtcOffset = match time::UtcOffset::from_hms(9, 0, 0) 
     Err(_) => panic!("+09:00 is a valid offset"),
 };
 const HOUR_MS: u64 = 3_600_000;
-const DAY_MS: u64 = 24 * HOUR_MS;
+pub(super) const DAY_MS: u64 = 24 * HOUR_MS;
 /// The longest period one report covers.
-const MAX_REPORT_DAYS: u64 = 400;
+pub(super) const MAX_REPORT_DAYS: u64 = 400;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -140,14 +140,14 @@ pub async fn history(
 }
 
 /// Start of the Japan-time day holding `unix_ms`.
-fn day_start(unix_ms: u64) -> u64 {
+pub(super) fn day_start(unix_ms: u64) -> u64 {
     let offset = REPORT_OFFSET.whole_seconds() as u64 * 1000;
     (unix_ms + offset) / DAY_MS * DAY_MS - offset
 }
 
 /// A date (start of that Japan-time day; with `end`, the start of the next) or an RFC 3339
 /// instant, as Unix ms.
-fn parse_bound(s: &str, end: bool) -> Result<u64, ApiError> {
+pub(super) fn parse_bound(s: &str, end: bool) -> Result<u64, ApiError> {
     let bad = || {
         ApiError::bad_request(format!(
             "{s:?} is neither a date such as 2027-01-04 nor a time such as 2027-01-04T09:00:00+09:00"

@@ -799,3 +799,59 @@ async fn test_plan_and_simulate_of_the_live_version() {
     let none = f.get("/api/v1/scenarios/nope/test-plan").await;
     assert_eq!(none.status, StatusCode::NOT_FOUND);
 }
+
+/// Analytics of a period read the stored call records of that scenario only.
+#[tokio::test]
+async fn analytics_fold_the_period_of_one_scenario() {
+    let f = fixture();
+    f.setup_scenario_deps().await;
+    let doc = scenario("flow", "0462000003").to_string();
+    let a = f.admin_post("/api/v1/scenarios?publish=true", doc).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.json());
+    // 2027-01-06 10:00 JST = 1_799_197_200_000; the day before; another scenario.
+    let day = 1_799_197_200_000u64;
+    let calls = [
+        (day, "in-1", "flow", "1", "hangup"),
+        (day + 60_000, "in-2", "flow", "7", "caller-hangup"),
+        (day - 86_400_000, "before", "flow", "1", "hangup"),
+        (day + 120_000, "other", "elsewhere", "1", "hangup"),
+    ];
+    for (ms, id, sc, key, outcome) in calls {
+        let mut events = vec![
+            json!({"t_ms": 0, "kind": "node", "node": "main"}),
+            json!({"t_ms": 1, "kind": "input", "node": "main", "detail": {"digits": key}}),
+        ];
+        if key == "1" {
+            events.push(
+                json!({"t_ms": 2, "kind": "branch", "node": "main", "detail": {"to": "bye"}}),
+            );
+            events.push(json!({"t_ms": 3, "kind": "node", "node": "bye"}));
+            events.push(json!({"t_ms": 4, "kind": "hangup", "node": "bye"}));
+        } else {
+            events.push(json!({"t_ms": 5, "kind": "caller-hangup", "node": "main"}));
+        }
+        let rec = json!({"call_id": id, "caller": "x", "did": "0462000003", "scenario": sc,
+            "scenario_version": 1, "started_unix_ms": ms, "ended_unix_ms": ms + 5,
+            "outcome": outcome, "events": events});
+        f.store
+            .put_json("ivr.calls", &format!("{ms:016}-{id}"), &rec)
+            .unwrap();
+    }
+    let a = f
+        .get("/api/v1/scenarios/flow/analytics?from=2027-01-06&to=2027-01-06")
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.json());
+    let a = a.json();
+    assert_eq!(a["calls"], 2);
+    assert_eq!(a["nodes"]["main"]["reached"], 2);
+    assert_eq!(a["nodes"]["main"]["keys"], json!({"1": 1}));
+    // 7 is not one of the menu's options.
+    assert_eq!(a["nodes"]["main"]["invalid"], 1);
+    assert_eq!(a["nodes"]["main"]["hung_up"], 1);
+    assert_eq!(
+        a["endings"],
+        json!({"hangup:bye": 1, "caller-hangup:main": 1})
+    );
+    let none = f.get("/api/v1/scenarios/nope/analytics").await;
+    assert_eq!(none.status, StatusCode::NOT_FOUND);
+}

@@ -81,6 +81,21 @@ pub enum PlanCommand {
         #[arg(long)]
         json: bool,
     },
+    /// How callers went through a scenario's menus in a period, from the call records.
+    Analytics {
+        name: String,
+        /// First day (YYYY-MM-DD, Japan time) or an RFC 3339 instant; default today.
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day (included) or an RFC 3339 instant (excluded); default the day of --from.
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long, value_enum, default_value = "ja")]
+        lang: LangArg,
+        /// Print the JSON answer instead.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub fn run(cmd: PlanCommand, api: &str, token: Option<String>) -> Result<()> {
@@ -139,8 +154,117 @@ pub fn run(cmd: PlanCommand, api: &str, token: Option<String>) -> Result<()> {
                 print!("{}", simulation_text(&answer, lang.into()));
             }
         }
+        PlanCommand::Analytics {
+            name,
+            from,
+            to,
+            lang,
+            json,
+        } => {
+            let client = Client::new(api, token)?;
+            let mut q = Vec::new();
+            if let Some(f) = from {
+                q.push(("from", f));
+            }
+            if let Some(t) = to {
+                q.push(("to", t));
+            }
+            let answer = client.get_with(&format!("/scenarios/{name}/analytics"), &q)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&answer)?);
+            } else {
+                print!("{}", analytics_text(&answer, lang.into()));
+            }
+        }
     }
     Ok(())
+}
+
+/// The analytics report as text tables.
+fn analytics_text(v: &serde_json::Value, lang: Lang) -> String {
+    let ja = lang == Lang::Ja;
+    let n = |x: &serde_json::Value| x.as_u64().unwrap_or(0);
+    let mut s = format!(
+        "{} {}  {} – {}  {} {}\n\n",
+        if ja { "シナリオ" } else { "scenario" },
+        v["scenario"].as_str().unwrap_or_default(),
+        v["from"].as_str().unwrap_or_default(),
+        v["to"].as_str().unwrap_or_default(),
+        if ja { "通話数" } else { "calls" },
+        n(&v["calls"]),
+    );
+    let head = if ja {
+        ["ノード", "到達", "通話", "キー別", "無効", "無入力", "切断"]
+    } else {
+        [
+            "node", "reached", "calls", "keys", "invalid", "no input", "hung up",
+        ]
+    };
+    s.push_str(&format!(
+        "| {} |\n|{}\n",
+        head.join(" | "),
+        "---|".repeat(head.len())
+    ));
+    for (node, st) in v["nodes"].as_object().into_iter().flatten() {
+        let keys: Vec<String> = st["keys"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, c)| format!("{k}:{}", n(c)))
+            .collect();
+        s.push_str(&format!(
+            "| {node} | {} | {} | {} | {} | {} | {} |\n",
+            n(&st["reached"]),
+            n(&st["calls"]),
+            keys.join(" "),
+            n(&st["invalid"]),
+            n(&st["no_input"]),
+            n(&st["hung_up"]),
+        ));
+    }
+    let head = if ja {
+        ["転送先", "着信", "応答", "話中", "無応答", "失敗", "放棄"]
+    } else {
+        [
+            "destination",
+            "offered",
+            "answered",
+            "busy",
+            "no answer",
+            "failed",
+            "abandoned",
+        ]
+    };
+    s.push_str(&format!(
+        "\n| {} |\n|{}\n",
+        head.join(" | "),
+        "---|".repeat(head.len())
+    ));
+    for (d, st) in v["destinations"].as_object().into_iter().flatten() {
+        s.push_str(&format!(
+            "| {d} | {} | {} | {} | {} | {} | {} |\n",
+            n(&st["offered"]),
+            n(&st["answered"]),
+            n(&st["busy"]),
+            n(&st["no_answer"]),
+            n(&st["failed"]),
+            n(&st["abandoned"]),
+        ));
+    }
+    s.push_str(if ja {
+        "\n終了のしかた:\n"
+    } else {
+        "\nendings:\n"
+    });
+    for e in v["funnel"]["endings"].as_array().into_iter().flatten() {
+        s.push_str(&format!(
+            "  {}  {} ({} %)\n",
+            e["ending"].as_str().unwrap_or_default(),
+            n(&e["calls"]),
+            e["percent"]
+        ));
+    }
+    s
 }
 
 /// The plan of a scenario file, with plugins from `plugins`.

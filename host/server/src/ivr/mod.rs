@@ -5,6 +5,7 @@
 //! completely (plugins compiled, prompts decoded) before it swaps the table entries in one
 //! write; a call holds the `Arc` it started with, so it keeps its version until it ends.
 
+pub mod analytics;
 pub mod loaded;
 pub mod log;
 pub mod machine;
