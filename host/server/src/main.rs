@@ -9,6 +9,7 @@ mod console;
 mod core;
 mod ivr;
 mod phone;
+mod recordings;
 mod serve;
 mod tls_config;
 mod tls_setup;

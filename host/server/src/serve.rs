@@ -317,6 +317,7 @@ async fn serve(
     };
     let queues = build_queues(&queue_cfgs, &store)?;
     let api_state = ivr.api_state(store.clone(), queues.clone());
+    crate::recordings::spawn_reindex(store.clone());
     let queue_history =
         QueueHistory::start(store.clone()).context("cannot start the queue history")?;
     let registry = Registry::load(

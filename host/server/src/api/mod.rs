@@ -25,6 +25,9 @@ pub mod jst;
 mod plugins;
 mod prompts;
 mod queues;
+mod recordings;
+#[cfg(test)]
+mod recordings_tests;
 mod scenario_analytics;
 mod scenario_plan;
 mod scenarios;
@@ -129,6 +132,9 @@ impl ApiState {
 /// | GET | `/session` | any |
 /// | GET | `/audit?from&to&user&action&object&limit&cursor` | audit-read |
 /// | GET, POST, PATCH | `/console-users`, `/console-users/{name}` | admin |
+/// | GET | `/recordings?from&to&caller&did&user&scenario&direction&min_duration&complete&repaired`, `/recordings/{id}` | recordings-read |
+/// | GET | `/recordings/{id}/audio[?mix=mono&download=1]` (Range) | recordings-listen |
+/// | DELETE | `/recordings/{id}` (`{"reason"}`) | recordings-delete |
 ///
 /// The permission each route needs is decided in one place, `auth::required`; the roles
 /// and what they may do are `madoguchi_store::Role::can`.
@@ -171,6 +177,12 @@ pub fn router(state: ApiState) -> Router {
         .route("/logout", post(session::logout))
         .route("/session", get(session::show))
         .route("/audit", get(audit::list))
+        .route("/recordings", get(recordings::list))
+        .route(
+            "/recordings/{id}",
+            get(recordings::show).delete(recordings::delete),
+        )
+        .route("/recordings/{id}/audio", get(recordings::audio))
         .route(
             "/console-users",
             get(console_users::list).post(console_users::add),

@@ -108,6 +108,8 @@ impl MediaCalls {
             meta.problems.extend(r.problems.iter().cloned());
             if let Err(e) = store.put_json(RECORDINGS_TABLE, &r.file_name, &meta) {
                 warn!(file = %r.file_name, error = %e, "cannot mark the repaired recording in its call record");
+            } else if let Err(e) = crate::recordings::index_recording(&store, &meta) {
+                warn!(file = %r.file_name, error = %e, "repaired recording not indexed");
             }
         }
         MediaCalls {
@@ -206,9 +208,15 @@ pub async fn finish_recording(
             };
             info!(call_id, file = %sum.file_name, bytes = sum.bytes, duration_ms = sum.duration_ms, complete = sum.complete, "recording finished");
             let key = meta.file_name.clone();
-            let res =
-                tokio::task::spawn_blocking(move || store.put_json(RECORDINGS_TABLE, &key, &meta))
-                    .await;
+            let res = tokio::task::spawn_blocking(move || {
+                store.put_json(RECORDINGS_TABLE, &key, &meta)?;
+                // The search index (a failure here is repaired by the next start's re-index).
+                if let Err(e) = crate::recordings::index_recording(&store, &meta) {
+                    warn!(file = %key, error = %e, "recording not indexed yet");
+                }
+                Ok::<_, madoguchi_store::StoreError>(())
+            })
+            .await;
             if matches!(res, Ok(Ok(()))) {
                 info!(call_id, "recording metadata stored");
             } else {
