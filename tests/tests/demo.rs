@@ -2,9 +2,47 @@
 //! live on DID 0462000000 with no other set-up, the demo users exist, and the call center
 //! is staff user 1003 on the same server (a softphone registered as 1003 plays it).
 
-use madoguchi_tests::ivr::{call_id, Api, IvrCaller};
+use madoguchi_tests::ivr::{call_id, prompts_heard, Api, IvrCaller};
 use madoguchi_tests::sipp::{Device, Sipp};
-use madoguchi_tests::{Server, ServerOptions};
+use madoguchi_tests::{server_bin, Server, ServerOptions};
+
+/// The Japan-time date of a Unix time in ms, `YYYY-MM-DD` (days to civil date, after
+/// Howard Hinnant's algorithm).
+fn jst_date(unix_ms: u64) -> String {
+    let days = ((unix_ms / 1000 + 9 * 3600) / 86_400) as i64 + 719_468;
+    let era = days.div_euclid(146_097);
+    let doe = days - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// `madoguchi scenario ARGS…` against the demo's API; its stdout as JSON.
+fn scenario_cli(http: std::net::SocketAddr, token: &str, args: &[&str]) -> serde_json::Value {
+    let out = std::process::Command::new(server_bin())
+        .arg("scenario")
+        .args(args)
+        .arg("--api")
+        .arg(format!("http://{http}"))
+        .env("MADOGUCHI_TOKEN", token)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "scenario {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "scenario {args:?} printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
 
 #[test]
 fn the_demo_answers_the_did_and_reaches_the_call_center_on_1003() {
@@ -71,9 +109,113 @@ fn the_demo_answers_the_did_and_reaches_the_call_center_on_1003() {
     assert_eq!(leg["rtp"]["lost"], 0, "{leg}");
     assert!(leg["sent"].as_u64().unwrap() > 100, "{leg}");
     callcenter.finish().unwrap();
+
+    // "What would a caller hear": the simulation (same engine and plugins, no call) says
+    // exactly the prompts this live call played.
+    let sim = scenario_cli(
+        server.http,
+        token.trim(),
+        &[
+            "simulate",
+            "zama-mynumber",
+            "--at",
+            "2027-01-06T10:00:00+09:00",
+            "--keys",
+            "1,1",
+            "--json",
+        ],
+    );
+    let simulated: Vec<&str> = sim["prompts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["prompt"].as_str().unwrap())
+        .collect();
+    assert_eq!(simulated, prompts_heard(&record), "{sim}");
+    assert_eq!(sim["ending"]["target"], "external:callcenter", "{sim}");
+
+    // The live version's acceptance test plan: every branch covered, nothing unreachable;
+    // the demo's holidays, year-end closure and the minutes around 08:30 and 17:15 among them.
+    let plan = scenario_cli(
+        server.http,
+        token.trim(),
+        &[
+            "test-plan",
+            "zama-mynumber",
+            "--format",
+            "json",
+            "--from",
+            "2027-01-04",
+        ],
+    );
+    assert_eq!(plan["coverage_percent"], 100.0);
+    assert_eq!(
+        plan["unreachable"],
+        serde_json::json!([]),
+        "{}",
+        plan["unreachable"]
+    );
+    assert_eq!(
+        plan["problems"],
+        serde_json::json!([]),
+        "{}",
+        plan["problems"]
+    );
+    let ids: Vec<&str> = plan["branches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["id"].as_str().unwrap())
+        .collect();
+    for id in [
+        "main|key:3|node:cityhall-hours",
+        "main|invalid|node:callcenter-hours",
+        "main|no-input|again",
+        "cityhall-hours|schedule:zama/cityhall:holiday|node:cityhall-holiday",
+        "cityhall-hours|schedule:zama/cityhall:year-end|node:cityhall-year-end",
+        "cityhall-hours|schedule:zama/cityhall:closed@before-open-08:30|node:cityhall-closed",
+        "cityhall-hours|schedule:zama/cityhall:closed@closes-17:15|node:cityhall-closed",
+        "lost-transfer|transfer:busy|node:lost-unavailable",
+    ] {
+        assert!(ids.contains(&id), "{id} not in the plan: {ids:?}");
+    }
+
+    // Analytics around the record's real start time: this one call.
+    let start = record["started_unix_ms"].as_u64().unwrap();
+    let (from, to) = (jst_date(start - 86_400_000), jst_date(start + 86_400_000));
+    let stats = scenario_cli(
+        server.http,
+        token.trim(),
+        &[
+            "analytics",
+            "zama-mynumber",
+            "--from",
+            &from,
+            "--to",
+            &to,
+            "--json",
+        ],
+    );
+    assert_eq!(stats["calls"], 1, "{stats}");
+    assert_eq!(
+        stats["nodes"]["main"]["keys"],
+        serde_json::json!({"1": 1}),
+        "{stats}"
+    );
+    assert_eq!(
+        stats["destinations"]["external:callcenter"]["answered"], 1,
+        "{stats}"
+    );
+
     let invite = std::fs::read_to_string(&log).unwrap();
     assert!(
         invite.contains("sip:0462001234@"),
         "the call center saw the caller's number"
     );
+}
+
+#[test]
+fn jst_dates() {
+    assert_eq!(jst_date(1_799_197_200_000), "2027-01-06"); // 10:00 JST
+    assert_eq!(jst_date(1_798_500_600_000), "2026-12-29"); // 08:30 JST, 23:30 UTC the day before
 }
