@@ -33,6 +33,18 @@ pub struct Config {
     /// `[tls]`: the certificate of `tls` listeners and HTTPS (self-signed when unset).
     #[serde(default)]
     pub tls: crate::tls_config::TlsSection,
+    /// `[[trunk]]`: SIP trunks to the carrier (and other trunk destinations).
+    #[serde(default, rename = "trunk")]
+    pub trunks: Vec<madoguchi_trunk::TrunkConfig>,
+    /// `[[outbound]]`: which trunk carries users' calls to outside numbers.
+    #[serde(default)]
+    pub outbound: Vec<madoguchi_trunk::OutboundRule>,
+    /// `[[onnet]]`: city numbers reached on the city network, never through the carrier.
+    #[serde(default)]
+    pub onnet: Vec<madoguchi_trunk::OnNetRoute>,
+    /// `[callcenter]`: `external: callcenter` as routes with failover.
+    #[serde(default)]
+    pub callcenter: Option<madoguchi_trunk::CallCenterConfig>,
 }
 
 /// `[services]`: numbers the host answers itself.
@@ -389,6 +401,7 @@ impl Config {
             bail!("{origin}: media.rtp_port_min must be below media.rtp_port_max");
         }
         self.tls.check(origin, &self.listeners)?;
+        crate::trunks::check_config(self).map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
         let mut seen = std::collections::HashSet::new();
         for l in &self.listeners {
             if !seen.insert((l.transport, l.address)) {
@@ -486,6 +499,10 @@ allow = ["127.0.0.0/8", "::1/128"]
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/madoguchi.toml");
         let cfg = Config::load(std::path::Path::new(path)).unwrap();
         assert_eq!(cfg.listeners.len(), 2);
+        assert_eq!(cfg.trunks.len(), 1);
+        assert_eq!(cfg.outbound.len(), 2);
+        assert_eq!(cfg.onnet.len(), 1);
+        assert_eq!(cfg.callcenter.map(|c| c.routes.len()), Some(2));
     }
 
     #[test]

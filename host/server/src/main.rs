@@ -14,6 +14,7 @@ mod serve;
 mod tls_config;
 mod tls_setup;
 mod transport;
+mod trunks;
 
 use std::path::PathBuf;
 

@@ -296,6 +296,8 @@ async fn serve(
     if udp_sockets.is_empty() {
         bail!("no UDP listener configured: at least one is needed to reach phones");
     }
+    let udp_locals: Vec<std::net::SocketAddr> = udp_sockets.iter().map(|(a, _)| *a).collect();
+    let trunks = crate::trunks::TrunkHandle::build(&cfg, udp_locals)?;
     let sender = sender.with_udp(udp_sockets).with_streams(streams);
     let reg_cfg = RegistrarConfig {
         max_contacts: cfg.registrar.max_contacts,
@@ -359,6 +361,8 @@ async fn serve(
             queue_history: Some(queue_history),
         }),
     );
+    let api_trunks = trunks.clone();
+    let engine = engine.with_trunks(trunks);
     let http = TcpListener::bind(cfg.server.http)
         .await
         .with_context(|| format!("cannot bind the admin API on {}", cfg.server.http))?;
@@ -381,6 +385,7 @@ async fn serve(
             .merge(crate::api::router(api_state))
             .merge(crate::console::router())
             .merge(crate::phone::router(phone_ws, None))
+            .layer(axum::Extension(api_trunks))
     };
     if let Some(addr) = cfg.server.https {
         crate::tls_setup::serve_https(addr, &mut certs, app.clone()).await?;

@@ -108,8 +108,9 @@ pub struct TrunkConfig {
     /// `national` (default) or `e164`, for numbers sent to the carrier.
     #[serde(default)]
     pub number_format: NumberFormat,
-    /// OPTIONS keepalive interval (0 = off).
-    #[serde(default = "default_keepalive")]
+    /// OPTIONS keepalive interval (0 = off, the default: a carrier that does not expect
+    /// OPTIONS is not sent any; a registered trunk's health then follows its registration).
+    #[serde(default)]
     pub keepalive_secs: u32,
     /// First retry after a failed registration; doubles up to 30 minutes.
     #[serde(default = "default_retry")]

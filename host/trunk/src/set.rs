@@ -38,6 +38,21 @@ struct Entry {
     keepalive: Option<Keepalive>,
 }
 
+impl Entry {
+    /// The keepalive's verdict; without one, a registered trunk is up while registered and
+    /// down after a failed registration.
+    fn health(&self, now: Instant) -> Health {
+        if let Some(k) = &self.keepalive {
+            return k.health();
+        }
+        match self.registration.as_ref().map(|r| r.status(now)) {
+            Some(st) if st.registered => Health::Up,
+            Some(st) if st.last_error.is_some() => Health::Down,
+            _ => Health::Unknown,
+        }
+    }
+}
+
 /// One call-center route, resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CcRoute {
@@ -209,7 +224,7 @@ impl TrunkSet {
     }
 
     /// The call center's routes in order, with their health.
-    pub fn callcenter_routes(&self) -> Vec<CcRoute> {
+    pub fn callcenter_routes(&self, now: Instant) -> Vec<CcRoute> {
         self.callcenter
             .routes
             .iter()
@@ -219,7 +234,7 @@ impl TrunkSet {
                     return Some(CcRoute {
                         uri,
                         dest: e.proxy,
-                        health: e.keepalive.as_ref().map_or(Health::Unknown, |k| k.health()),
+                        health: e.health(now),
                         trunk: Some(r.clone()),
                     });
                 }
@@ -363,7 +378,7 @@ impl TrunkSet {
                 proxy: e.proxy,
                 registers: e.registration.is_some(),
                 registration: e.registration.as_ref().map(|r| r.status(now)),
-                health: e.keepalive.as_ref().map_or(Health::Unknown, |k| k.health()),
+                health: e.health(now),
                 health_error: e
                     .keepalive
                     .as_ref()
@@ -451,12 +466,12 @@ mod tests {
                 }
             }
         }
-        let routes = s.callcenter_routes();
+        let routes = s.callcenter_routes(t0);
         assert_eq!(routes[0].uri, "sip:callcenter@127.0.0.1:5091");
         assert_eq!(routes[0].health, Health::Down);
         assert_eq!(routes[1].health, Health::Up);
         s.route_failed("127.0.0.1:5092".parse().unwrap(), 503);
-        assert_eq!(s.callcenter_routes()[1].health, Health::Down);
+        assert_eq!(s.callcenter_routes(t0)[1].health, Health::Down);
         // Allow-list and DIDs.
         assert_eq!(
             s.trunk_for_source("127.0.0.9".parse().unwrap())

@@ -20,7 +20,7 @@ mod calls;
 mod console_users;
 pub mod demo;
 pub mod env;
-mod error;
+pub(crate) mod error;
 pub mod jst;
 mod plugins;
 mod prompts;
@@ -138,6 +138,8 @@ impl ApiState {
 ///
 /// The permission each route needs is decided in one place, `auth::required`; the roles
 /// and what they may do are `madoguchi_store::Role::can`.
+/// | GET | `/trunks`, `/trunks/{name}` (state, never the password) | viewer |
+/// | PUT, DELETE | `/trunks/{name}` (the `[[trunk]]` keys as JSON) | admin |
 pub fn router(state: ApiState) -> Router {
     let api = Router::new()
         .route("/scenarios/validate", post(scenarios::validate))
@@ -188,6 +190,13 @@ pub fn router(state: ApiState) -> Router {
             get(console_users::list).post(console_users::add),
         )
         .route("/console-users/{name}", patch(console_users::change))
+        .route("/trunks", get(crate::trunks::api::list))
+        .route(
+            "/trunks/{name}",
+            get(crate::trunks::api::one)
+                .put(crate::trunks::api::put)
+                .delete(crate::trunks::api::remove),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             audit::audit_changes,

@@ -45,6 +45,18 @@ pub struct Target {
     pub peer: Peer,
     /// Our address on the listener that reaches it.
     pub local_addr: SocketAddr,
+    /// How the call is presented to this target (a carrier trunk: the city's number in
+    /// From, P-Asserted-Identity, Privacy); `None`: the caller as it is.
+    pub presented: Option<Box<Presented>>,
+}
+
+/// The From and To a target sees, and extra headers (identity, privacy).
+#[derive(Debug, Clone)]
+pub struct Presented {
+    /// Without a tag (the B2BUA adds its own).
+    pub from: NameAddr,
+    pub to: NameAddr,
+    pub headers: Vec<(String, String)>,
 }
 
 /// Identifies an outgoing request so its responses find their way back.
@@ -479,6 +491,11 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
                 ),
                 params: Vec::new(),
             };
+            let mut to_b = to_b.clone();
+            if let Some(p) = &t.presented {
+                from_b = p.from.clone();
+                to_b = p.to.clone();
+            }
             from_b.set_param("tag", Some(ids::tag()));
             let mut req = Request::new(Method::Invite, t.uri.clone());
             let h = req.headers_mut();
@@ -494,6 +511,9 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
             h.push(HeaderName::CONTACT, contact_for(t.local_addr).to_string());
             h.push(HeaderName::ALLOW, ALLOW);
             h.push(HeaderName::USER_AGENT, self.user_agent.clone());
+            for (name, value) in t.presented.iter().flat_map(|p| &p.headers) {
+                h.push(name, value.clone());
+            }
             if let Some(ct) = &body.0 {
                 h.push(HeaderName::CONTENT_TYPE, ct.clone());
             }

@@ -25,6 +25,7 @@ fn device(port: u16) -> Target {
         uri: parse_uri(&format!("sip:1001@{addr}")).unwrap(),
         peer: Peer::new(Transport::Udp, addr),
         local_addr: ([127, 0, 0, 1], 5060).into(),
+        presented: None,
     }
 }
 

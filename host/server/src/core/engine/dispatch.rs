@@ -35,6 +35,9 @@ impl Engine {
             }
             TxEvent::Ack { request, .. } => self.b2bua.on_ack(&request),
             TxEvent::Response { tx, response } => {
+                if self.on_trunk_response(tx, &response, now) {
+                    return;
+                }
                 let Some(token) = self.by_client_tx.get(&tx).copied() else {
                     return;
                 };
@@ -44,6 +47,9 @@ impl Engine {
                 self.b2bua.on_response(token, response);
             }
             TxEvent::Timeout { tx, .. } => {
+                if self.on_trunk_failure(tx, "no answer (timeout)", now) {
+                    return;
+                }
                 if let Some(token) = self.forget_client(tx) {
                     self.b2bua.on_request_failed(token);
                 }
@@ -51,6 +57,9 @@ impl Engine {
             TxEvent::TransportError {
                 tx: TxRef::Client(tx),
             } => {
+                if self.on_trunk_failure(tx, "could not be sent", now) {
+                    return;
+                }
                 if let Some(token) = self.forget_client(tx) {
                     self.b2bua.on_request_failed(token);
                 }
@@ -137,6 +146,24 @@ impl Engine {
             self.send_guarded(tx, reply, &source, now);
             return;
         }
+        match self.trunk_invite(&req, &source) {
+            trunks::TrunkInvite::No => {}
+            trunks::TrunkInvite::Drop => return,
+            trunks::TrunkInvite::NotFound(why) => {
+                warn!(why, "trunk call to a DID nobody owns");
+                self.respond(
+                    tx,
+                    Response::for_request(&req, 404, reason_phrase(404)),
+                    now,
+                );
+                return;
+            }
+            trunks::TrunkInvite::Scenario(scenario, trunk) => {
+                info!(scenario = %scenario.name, version = scenario.version, trunk, "trunk call to a scenario DID");
+                self.host_service(tx, req, source, HostService::Ivr(scenario), now);
+                return;
+            }
+        }
         let dialled = req.uri.user_unescaped();
         if dialled.is_some() && (dialled == self.queue_login || dialled == self.queue_pause) {
             let login = dialled == self.queue_login;
@@ -165,7 +192,20 @@ impl Engine {
             );
             return;
         };
-        if !self.registry.user_exists(&user) {
+        let outbound = if self.registry.user_exists(&user) {
+            trunks::OutboundCall::No
+        } else {
+            self.outbound_call(&req, &user)
+        };
+        let targets = match outbound {
+            trunks::OutboundCall::Refuse(status, reason) => {
+                self.respond(tx, Response::for_request(&req, status, &reason), now);
+                return;
+            }
+            trunks::OutboundCall::Targets(t) => Some(t),
+            trunks::OutboundCall::No => None,
+        };
+        if targets.is_none() && !self.registry.user_exists(&user) {
             info!(user, "call to unknown user");
             self.respond(
                 tx,
@@ -174,7 +214,7 @@ impl Engine {
             );
             return;
         }
-        let targets = self.targets_of(&user);
+        let targets = targets.unwrap_or_else(|| self.targets_of(&user));
         if targets.is_empty() {
             info!(user, "user has no registered device");
             self.respond(
@@ -330,6 +370,7 @@ impl Engine {
             }
             Action::Answered { call, device_sdp } if self.transfers.contains_key(&call) => {
                 self.mark_busy(call);
+                self.callcenter_done(call);
                 // A transfer out of the IVR connected: the B2BUA owns the caller's dialog
                 // from now on; the task hands its legs over (HostReq::Adopt).
                 let call_id = self.transfers.remove(&call).unwrap_or_default();
@@ -340,6 +381,9 @@ impl Engine {
                 }
             }
             Action::TransferFailed { call, status } => {
+                if self.callcenter_failed(call, status, now) {
+                    return;
+                }
                 if let Some(call_id) = self.transfers.remove(&call) {
                     self.transfer_of.remove(&call_id);
                     if let Some(hc) = self.host_calls.get(&call_id) {
@@ -368,6 +412,7 @@ impl Engine {
             }
             Action::Ended { call, reason } => {
                 info!(call, reason, "call ended");
+                self.callcenter_done(call);
                 self.answered_transfers.remove(&call);
                 self.queues.ended(call, now);
                 self.busy_on_answer.remove(&call);

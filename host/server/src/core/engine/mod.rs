@@ -40,6 +40,7 @@ use crate::transport::{Inbound, Peer, Sender};
 mod dispatch;
 mod host_calls;
 mod transfer;
+mod trunks;
 
 /// Listener facts the core needs: our own address on each.
 #[derive(Debug, Clone)]
@@ -99,6 +100,8 @@ pub struct Engine {
     busy_on_answer: HashMap<u64, Vec<String>>,
     /// Users busy until the call ends.
     busy_until_end: HashMap<u64, Vec<String>>,
+    /// SIP trunks (registration, keepalive, call-center routes), when configured.
+    trunks: Option<trunks::Trunks>,
 }
 
 /// A call the host answered itself.
@@ -219,6 +222,7 @@ impl Engine {
             transfer_of: HashMap::new(),
             answered_transfers: HashMap::new(),
             apology: ivr::apology(),
+            trunks: None,
         }
     }
 
@@ -227,12 +231,18 @@ impl Engine {
         let mut housekeeping = tokio::time::interval(Duration::from_secs(5));
         let mut host_reqs = self.host_rx.take();
         let kick = self.queue_kick.clone();
+        let trunk_kick = self
+            .trunks
+            .as_ref()
+            .map(|t| t.handle.kick.clone())
+            .unwrap_or_default();
         loop {
             let deadline = [
                 self.tx.poll_timeout(),
                 self.b2bua.poll_timeout(),
                 self.delayed.peek().map(|Reverse((at, _, _))| *at),
                 self.queues.poll_timeout(),
+                self.trunk_timeout(),
             ]
             .into_iter()
             .flatten()
@@ -260,12 +270,14 @@ impl Engine {
                     self.queues.handle_timeout(now);
                 }
                 _ = kick.notified() => {}
+                _ = trunk_kick.notified() => {}
                 _ = housekeeping.tick() => {
                     self.registry.housekeeping();
                     self.end_calls_of_vanished_browsers();
                 }
                 Some(req) = recv_opt(&mut host_reqs) => self.on_host_request(req, Instant::now()),
             }
+            self.poll_trunks(Instant::now());
             self.pump(Instant::now());
             while let Some(job) = self.jobs.pop_front() {
                 self.run_job(job).await;

@@ -36,6 +36,18 @@ impl Engine {
                 );
                 (to, targets)
             }
+            TransferTarget::External(name)
+                if name == "callcenter" && self.callcenter_routes().is_some() =>
+            {
+                let routes = self.callcenter_routes().unwrap_or_default();
+                if let Err(status) = self.ring_callcenter(call_id, routes, offer, ring_timeout, now)
+                {
+                    warn!(call_id, "no call-center route reachable");
+                    fail(status);
+                }
+                self.pump(now);
+                return;
+            }
             TransferTarget::External(name) => {
                 let uri = if name == "callcenter" {
                     self.callcenter.clone()
@@ -97,6 +109,7 @@ impl Engine {
                     uri,
                     peer,
                     local_addr: local,
+                    presented: None,
                 })
             })
             .collect()
@@ -115,6 +128,7 @@ impl Engine {
             uri: uri.clone(),
             peer,
             local_addr,
+            presented: None,
         })
     }
 
