@@ -5,7 +5,7 @@
 import { h, fill, table, field, badge } from '../js/dom.js';
 import { api, fetchBinary } from '../js/api.js';
 import { L } from '../js/i18n.js';
-import { dateTime, duration, bytes, clock, yesNo } from '../js/fmt.js';
+import { dateTime, duration, bytes, yesNo } from '../js/fmt.js';
 import { parseWav, peaks, draw } from '../js/wav.js';
 import { timeline } from './calls.js';
 import { actionName } from './audit.js';
@@ -59,20 +59,19 @@ function search(root, ctx) {
   load(false).catch(show);
 }
 
-function player(id, canListen, meta) {
+function player(id, canListen) {
   const canvas = h('canvas', { id: 'waveform', 'aria-label': L('波形 (クリックで移動)', 'Waveform (click to seek)') });
   const audio = h('audio', { id: 'rec-audio', controls: true, preload: 'none' });
-  const time = h('span', { id: 'rec-time', class: 'mono' }, '0:00 / ' + clock((meta.duration_ms || 0) / 1000));
   const status = h('p', { id: 'rec-status', class: 'hidden', role: 'status' });
   const play = h('button', { class: 'primary', id: 'rec-play' }, L('▶ 再生', '▶ Play'));
   let pk = null;
   let objectUrl = null;
   const labels = [L('発信者 (左)', 'Caller (left)'), L('応答側 (右)', 'Answering side (right)')];
   const redraw = () => { if (pk) draw(canvas, pk, audio.duration ? audio.currentTime / audio.duration : 0, labels); };
-  audio.addEventListener('timeupdate', () => {
-    time.textContent = `${clock(audio.currentTime)} / ${clock(audio.duration)}`;
-    redraw();
-  });
+  audio.addEventListener('timeupdate', redraw);
+  const label = () => { play.textContent = audio.paused ? L('▶ 再生', '▶ Play') : L('⏸ 一時停止', '⏸ Pause'); };
+  audio.addEventListener('play', label);
+  audio.addEventListener('pause', label);
   let raf = 0;
   const tick = () => { redraw(); if (!audio.paused) raf = requestAnimationFrame(tick); };
   audio.addEventListener('play', () => { cancelAnimationFrame(raf); raf = requestAnimationFrame(tick); });
@@ -112,13 +111,17 @@ function player(id, canListen, meta) {
   play.addEventListener('click', async () => {
     if (!audio.src && !(await load())) return;
     play.disabled = false;
+    if (!audio.paused) {
+      audio.pause();
+      return;
+    }
     await audio.play().catch((e) => { status.className = 'error'; status.textContent = e.message; });
   });
   const download = canListen
     ? h('a', { id: 'rec-download', class: 'button', href: `/api/v1/recordings/${encodeURIComponent(id)}/audio?download=1`, download: '' }, L('⤓ ダウンロード', '⤓ Download'))
     : null;
   const el = h('div', { class: 'player' }, canvas,
-    h('div', { class: 'controls' }, play, audio, time, download),
+    h('div', { class: 'controls' }, play, audio, download),
     h('div', { class: 'legend' }, h('span', {}, h('i', { style: { background: '#6fb3ff' } }), labels[0]), h('span', {}, h('i', { style: { background: '#7ee0a6' } }), labels[1]),
       h('span', {}, L('波形をクリックするとその位置から再生します', 'Click the waveform to seek'))),
     status);
@@ -138,7 +141,7 @@ async function detail(root, ctx, id) {
   fill(root, h('p', { class: 'loading' }, L('読み込み中…', 'Loading…')));
   const r = await api('GET', `/recordings/${encodeURIComponent(id)}`);
   const canListen = ctx.can('recordings-listen');
-  const p = player(id, canListen, r);
+  const p = player(id, canListen);
   const auditEl = h('div', { id: 'rec-audit' });
   const reload = async () => {
     if (!ctx.can('audit-read')) return;
