@@ -54,7 +54,7 @@ fn wait_trunks(
 }
 
 #[test]
-fn trunk_registers_with_digest_refreshes_and_shows_a_refusal() {
+fn demo_trunk_registers_with_digest_refreshes_and_shows_a_refusal() {
     let data = tempfile::tempdir().unwrap();
     let token = create_token(data.path()).unwrap();
     let (good, refusing) = (free_port(), free_port());
@@ -93,13 +93,18 @@ retry_secs = 600
         .option("-p", &refusing.to_string())
         .spawn()
         .unwrap();
+    // `madoguchi demo --config FILE` adds the trunks to the demo.
     let server = Server::start(ServerOptions {
+        subcommand: "demo",
+        users: vec![],
         data: Some(data.path().to_path_buf()),
         config: Some(config),
         ..ServerOptions::default()
     })
     .unwrap();
     let api = Api::new(server.http, &token);
+    let (status, live) = api.get("/scenarios/zama-mynumber").unwrap();
+    assert_eq!(status, 200, "the demo's scenario is there too: {live}");
     // Challenge, digest, 4 s granted, refreshed (with a valid digest) before they ran out.
     registrar.wait().unwrap();
     refuser.wait().unwrap();
@@ -381,4 +386,24 @@ keepalive_secs = 0
     // Outbound calls are recorded like the rest: the transferred call, mobile, 184, 110,
     // on-net.
     madoguchi_tests::audio::finished_recordings(&data.path().join("recordings"), 5);
+    let t0 = Instant::now();
+    loop {
+        let (status, found) = api.get("/recordings?direction=outbound").unwrap();
+        assert_eq!(status, 200, "{found}");
+        let items = found["items"].as_array().unwrap();
+        if items.len() == 4 {
+            assert!(
+                items
+                    .iter()
+                    .all(|i| i["user"] == "1001" || i["user"] == "1002"),
+                "{found}"
+            );
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "outbound recordings: {found}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }

@@ -94,6 +94,13 @@ pub fn indexed(meta: &RecordingMeta, record: Option<&CallRecord>) -> Indexed {
         ("inbound", Some(s.to_string()), None)
     } else if meta.callee == "line-test" {
         ("service", None, None)
+    } else if meta.callee.starts_with("outbound:") || meta.callee.starts_with("onnet:") {
+        // A staff member's call out (through a trunk, or on-net): the caller is the user.
+        (
+            "outbound",
+            None,
+            Some(meta.caller.clone()).filter(|c| !c.is_empty()),
+        )
     } else {
         (
             "internal",

@@ -202,7 +202,10 @@ impl Engine {
                 self.respond(tx, Response::for_request(&req, status, &reason), now);
                 return;
             }
-            trunks::OutboundCall::Targets(t) => Some(t),
+            trunks::OutboundCall::Targets(t, kind) => {
+                self.note_outbound(req.call_id().unwrap_or_default(), kind);
+                Some(t)
+            }
             trunks::OutboundCall::No => None,
         };
         if targets.is_none() && !self.registry.user_exists(&user) {
@@ -296,6 +299,11 @@ impl Engine {
             .and_then(|f| f.uri.user)
             .unwrap_or_default();
         let callee = req.uri.user_unescaped().unwrap_or_default();
+        // Calls out (through a trunk or on-net) are named so in the call's recording.
+        let callee = match self.take_outbound(&call_id) {
+            Some(kind) => format!("{kind}:{callee}"),
+            None => callee,
+        };
         let users = self.call_users(&req);
         match self
             .b2bua

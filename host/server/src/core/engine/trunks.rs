@@ -23,6 +23,8 @@ pub(super) struct Trunks {
     by_tx: HashMap<ClientTxId, Token>,
     /// Call-center transfers that may still fail over, by B2BUA call id.
     cc: HashMap<u64, CcAttempt>,
+    /// Calls out not yet set up, by Call-ID: "outbound" (a trunk) or "onnet".
+    outbound: HashMap<String, &'static str>,
 }
 
 /// A call-center transfer in progress and the routes left after it.
@@ -50,7 +52,8 @@ pub(super) enum TrunkInvite {
 pub(super) enum OutboundCall {
     No,
     Refuse(u16, String),
-    Targets(Vec<Target>),
+    /// Ring these; the call is `"outbound"` (a trunk) or `"onnet"`.
+    Targets(Vec<Target>, &'static str),
 }
 
 impl Engine {
@@ -60,6 +63,7 @@ impl Engine {
             handle,
             by_tx: HashMap::new(),
             cc: HashMap::new(),
+            outbound: HashMap::new(),
         });
         self
     }
@@ -234,7 +238,7 @@ impl Engine {
                     return OutboundCall::Refuse(503, "Service Unavailable (on-net route)".into());
                 };
                 info!(user, number = %number.national(), %uri, "on-net call");
-                OutboundCall::Targets(vec![target])
+                OutboundCall::Targets(vec![target], "onnet")
             }
             Outbound::Trunk {
                 trunk,
@@ -264,12 +268,15 @@ impl Engine {
                     withheld = presentation == Presentation::Withhold,
                     "outbound call through a trunk"
                 );
-                OutboundCall::Targets(vec![Target {
-                    uri,
-                    peer,
-                    local_addr,
-                    presented: Some(Box::new(presented)),
-                }])
+                OutboundCall::Targets(
+                    vec![Target {
+                        uri,
+                        peer,
+                        local_addr,
+                        presented: Some(Box::new(presented)),
+                    }],
+                    "outbound",
+                )
             }
         }
     }
@@ -367,6 +374,22 @@ impl Engine {
             Ok(()) => true,
             Err(_) => false,
         }
+    }
+
+    /// Remembers that call `call_id` goes out (for its recording's direction).
+    pub(super) fn note_outbound(&mut self, call_id: &str, kind: &'static str) {
+        if let Some(t) = self.trunks.as_mut() {
+            if t.outbound.len() > 10_000 {
+                // Calls that never reached media set-up (late offer): forget them.
+                t.outbound.clear();
+            }
+            t.outbound.insert(call_id.to_string(), kind);
+        }
+    }
+
+    /// Whether call `call_id` goes out, and how (once: the entry is taken).
+    pub(super) fn take_outbound(&mut self, call_id: &str) -> Option<&'static str> {
+        self.trunks.as_mut()?.outbound.remove(call_id)
     }
 
     /// A transfer ended one way or another: forget its failover state.
