@@ -22,6 +22,7 @@ pub mod demo;
 pub mod env;
 pub(crate) mod error;
 pub mod jst;
+pub mod openapi;
 mod plugins;
 mod prompts;
 mod queues;
@@ -206,7 +207,9 @@ pub fn router(state: ApiState) -> Router {
             auth::require_auth,
         ));
     // Routes without authentication.
-    let public = Router::new().route("/login", post(session::login));
+    let public = Router::new()
+        .route("/login", post(session::login))
+        .route("/openapi.json", get(openapi::serve));
     let api = api
         .merge(public)
         .layer(DefaultBodyLimit::max(MAX_BODY))
