@@ -207,6 +207,8 @@ fn carrier_calls_in_and_out() {
 [[trunk]]
 name = "carrier"
 proxy = "127.0.0.1:{carrier}"
+username = "0462000000"
+password = "carrier-secret"
 register = false
 dids = ["0462000000"]
 caller_id = "0462000000"
@@ -290,11 +292,11 @@ keepalive_secs = 0
     assert!(server.wait_log("no scenario owns DID", 1, Duration::from_secs(5)));
     assert!(server.log_text().contains("0462000099"));
 
-    // Staff 1001 calls a mobile: the carrier sees the city's number.
+    // Staff 1001 calls a mobile: the carrier challenges the INVITE (digest checked), then
+    // sees the city's number.
     let out_log = data.path().join("carrier-mobile.log");
-    let far = uas("device_answer.xml", sip, carrier, &out_log)
+    let far = uas("carrier_challenge.xml", sip, carrier, &out_log)
         .set("user", "carrier")
-        .set("answer_ms", "0")
         .spawn()
         .unwrap();
     Sipp::new("staff_dial.xml", sip)
@@ -312,6 +314,8 @@ keepalive_secs = 0
         "{seen}"
     );
     assert!(!seen.contains("Privacy:"), "{seen}");
+    assert!(seen.contains("Authorization: Digest"), "{seen}");
+    assert!(!seen.contains("carrier-secret"));
 
     // 184: anonymous, with Privacy: id.
     let anon_log = data.path().join("carrier-184.log");

@@ -57,6 +57,9 @@ pub struct Presented {
     pub from: NameAddr,
     pub to: NameAddr,
     pub headers: Vec<(String, String)>,
+    /// Digest credentials for a carrier that challenges the INVITE (401/407): user name and
+    /// password, answered once per challenge.
+    pub credentials: Option<(String, madoguchi_trunk::Secret)>,
 }
 
 /// Identifies an outgoing request so its responses find their way back.
@@ -191,6 +194,8 @@ struct Branch {
     invite: Request,
     target: Target,
     state: BranchState,
+    /// Digest challenges of the far end answered so far (trunk targets only).
+    auth_rounds: u8,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -534,6 +539,7 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
                 invite: req,
                 target: t,
                 state: BranchState::Calling,
+                auth_rounds: 0,
             });
         }
         branches

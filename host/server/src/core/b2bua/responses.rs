@@ -49,6 +49,21 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
             }
             return;
         }
+        if matches!(status, 401 | 407) && call.state == CallState::Ringing {
+            if let Some(req) = answer_challenge(branch, &resp) {
+                let peer = branch.target.peer.clone();
+                self.out.push_back(Action::Request {
+                    token: ReqToken {
+                        call: id,
+                        kind: ReqKind::Branch(n),
+                    },
+                    request: req,
+                    peer,
+                });
+                return;
+            }
+        }
+        let invite_cseq = branch.invite.cseq().map(|c| c.seq).unwrap_or(1);
         if (200..300).contains(&status) {
             let mut b = LegDialog {
                 call_id: branch.invite.call_id().unwrap_or_default().to_string(),
@@ -61,7 +76,7 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
                     .unwrap_or_else(|_| NameAddr::new(branch.target.uri.clone())),
                 remote_target: contact_uri(&resp, &branch.target.uri),
                 route_set: uac_route_set(&resp),
-                local_cseq: 1,
+                local_cseq: invite_cseq,
                 remote_cseq: 0,
                 peer: branch.target.peer.clone(),
                 local_addr: branch.target.local_addr,
@@ -69,7 +84,7 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
             if call.state != CallState::Ringing || call.b.is_some() {
                 // Lost the race: ACK then BYE this device.
                 branch.state = BranchState::Answered;
-                let ack = b.request(Method::Ack, Some(1));
+                let ack = b.request(Method::Ack, Some(invite_cseq));
                 let bye = b.request(Method::Bye, None);
                 let peer = b.peer.clone();
                 self.out.push_back(Action::Raw {
@@ -92,13 +107,13 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
             let offer_in_invite = call.anchored.is_some()
                 || matches!(&call.origin, Origin::Invite { request, .. } if !request.body.is_empty());
             if offer_in_invite {
-                let ack = b.request(Method::Ack, Some(1));
+                let ack = b.request(Method::Ack, Some(invite_cseq));
                 self.out.push_back(Action::Raw {
                     peer: b.peer.clone(),
                     bytes: ack.to_bytes().into(),
                 });
             } else {
-                call.b_ack_held = Some(1);
+                call.b_ack_held = Some(invite_cseq);
             }
             call.b = Some((n, b));
             let body = match &call.anchored {
@@ -293,4 +308,51 @@ pub(super) fn best_final(codes: &[u16]) -> u16 {
         .filter(|c| *c != 408)
         .min()
         .unwrap_or(480)
+}
+
+/// The INVITE again with an answer to the far end's digest challenge, when the branch has
+/// credentials (a carrier trunk) and has not answered this challenge already. It becomes
+/// the branch's INVITE (CANCEL and ACK derive from it).
+fn answer_challenge(branch: &mut Branch, resp: &Response) -> Option<Request> {
+    use madoguchi_sip::auth::client::{authorization, choose_challenge};
+    let (user, password) = branch.target.presented.as_ref()?.credentials.as_ref()?;
+    let (challenge_header, answer_header) = if resp.status == 407 {
+        (
+            HeaderName::PROXY_AUTHENTICATE,
+            HeaderName::PROXY_AUTHORIZATION,
+        )
+    } else {
+        (HeaderName::WWW_AUTHENTICATE, HeaderName::AUTHORIZATION)
+    };
+    let ch = choose_challenge(resp.headers.get_all(challenge_header))?;
+    if branch.auth_rounds >= 2 || (branch.auth_rounds == 1 && !ch.stale) {
+        return None;
+    }
+    branch.auth_rounds += 1;
+    let mut req = branch.invite.clone();
+    let seq = req.cseq().map(|c| c.seq).unwrap_or(1) + 1;
+    let cnonce = format!("{:016x}", rand::random::<u64>());
+    let value = authorization(
+        &ch,
+        user,
+        password.expose(),
+        "INVITE",
+        &req.uri.to_string(),
+        &cnonce,
+        1,
+    );
+    let via = our_via(
+        branch.target.peer.transport.clone(),
+        branch.target.local_addr,
+    );
+    let h = req.headers_mut();
+    h.remove(HeaderName::VIA);
+    h.push_front(HeaderName::VIA, via.to_string());
+    h.set(HeaderName::CSEQ, format!("{seq} INVITE"));
+    h.remove(HeaderName::AUTHORIZATION);
+    h.remove(HeaderName::PROXY_AUTHORIZATION);
+    h.push(answer_header, value);
+    branch.invite = req.clone();
+    branch.state = BranchState::Calling;
+    Some(req)
 }

@@ -84,3 +84,66 @@ fn best_final_prefers_busy_and_6xx() {
     assert_eq!(best_final(&[408, 408]), 480);
     assert_eq!(best_final(&[404, 500]), 404);
 }
+
+/// A carrier that challenges the INVITE gets it again with the digest answer (next CSeq,
+/// new branch); the same challenge a second time is the caller's final answer.
+#[test]
+fn a_trunk_challenge_is_answered_once() {
+    let mut b = B2bua::<u32>::new("test");
+    let t0 = Instant::now();
+    let caller = Peer::new(Transport::Udp, ([127, 0, 0, 1], 5070).into());
+    let mut carrier = device(5080);
+    carrier.presented = Some(Box::new(Presented {
+        from: NameAddr::new(parse_uri("sip:0462000000@127.0.0.1:5080").unwrap()),
+        to: NameAddr::new(parse_uri("sip:09012345678@127.0.0.1:5080").unwrap()),
+        headers: vec![],
+        credentials: Some(("0462000000".into(), madoguchi_trunk::Secret::new("pw"))),
+    }));
+    b.on_invite(
+        7,
+        invite(),
+        caller,
+        ([127, 0, 0, 1], 5060).into(),
+        vec![carrier],
+        None,
+        t0,
+    )
+    .unwrap();
+    let first = loop {
+        if let Some(Action::Request { token, request, .. }) = b.poll_action() {
+            break (token, request);
+        }
+    };
+    let challenge = |req: &Request| {
+        let mut r = Response::for_request(req, 407, "Proxy Authentication Required");
+        r.headers.push(
+            "Proxy-Authenticate",
+            r#"Digest realm="carrier", nonce="n1", qop="auth", algorithm=MD5"#,
+        );
+        r
+    };
+    b.on_response(first.0, challenge(&first.1));
+    let second = match b.poll_action() {
+        Some(Action::Request { token, request, .. }) => (token, request),
+        other => panic!("expected the INVITE again, got {other:?}"),
+    };
+    assert_eq!(second.0, first.0);
+    assert_eq!(second.1.cseq().unwrap().seq, 2);
+    assert_ne!(
+        second.1.top_via().unwrap().branch(),
+        first.1.top_via().unwrap().branch()
+    );
+    let auth = second.1.headers.get("Proxy-Authorization").unwrap();
+    assert!(
+        auth.contains("username=\"0462000000\"") && !auth.contains("pw\""),
+        "{auth}"
+    );
+    b.on_response(second.0, challenge(&second.1));
+    let mut status = None;
+    while let Some(a) = b.poll_action() {
+        if let Action::Respond { response, .. } = a {
+            status = Some(response.status);
+        }
+    }
+    assert_eq!(status, Some(407));
+}

@@ -433,10 +433,13 @@ fn present(
         IdentityHeader::Ppi => headers.push(("P-Preferred-Identity".into(), ours.clone())),
         IdentityHeader::None => {}
     }
+    let credentials = (!cfg.username.is_empty() && !cfg.password.is_empty())
+        .then(|| (cfg.username.clone(), cfg.password.clone()));
     Presented {
         from: from.unwrap_or_else(|| NameAddr::new(to.clone())),
         to: NameAddr::new(to.clone()),
         headers,
+        credentials,
     }
 }
 
