@@ -621,3 +621,82 @@ fn baresip_keys_reach_a_host_answered_call() {
         },
     );
 }
+
+/// baresip with `mediaenc=srtp-mand` (SDES-SRTP, RTP/SAVP) as 1002, a user whose calls must be
+/// encrypted, calls a plain sipp phone: the host answers its SRTP offer, decrypts, relays
+/// plain RTP to the other leg and records the decrypted audio: the caller's channel holds
+/// baresip's 440 Hz tone.
+#[test]
+fn baresip_srtp_call_is_recorded_decrypted() {
+    in_private_netns(
+        "baresip_srtp_call_is_recorded_decrypted",
+        TEST_LIMIT,
+        || {
+            let server = Server::start(ServerOptions {
+                config: Some("[media]\nsrtp_required_users = [\"1002\"]\n".into()),
+                ..ServerOptions::default()
+            })
+            .unwrap();
+            let device = Device::start(
+                server.sip,
+                "1001",
+                "zama1001",
+                Sipp::new("device_answer.xml", server.sip).set("answer_ms", "200"),
+            )
+            .unwrap();
+            let phone = Baresip::start(
+                server.sip,
+                "1002",
+                "zama1002",
+                "answermode=manual;mediaenc=srtp-mand",
+            )
+            .unwrap();
+            phone
+                .command("dial", &format!("sip:1001@{}", server.sip))
+                .unwrap();
+            phone
+                .wait_for("established call", Duration::from_secs(10), |l| {
+                    l.contains("Call established: sip:1001@")
+                })
+                .with_context(|| context("baresip's SRTP call was not answered", &server, &phone))
+                .unwrap();
+            std::thread::sleep(Duration::from_secs(3));
+            phone.command("hangup", "").unwrap();
+            device
+                .finish()
+                .with_context(|| context("the device did not see the call end", &server, &phone))
+                .unwrap();
+            // Both offer and answer were RTP/SAVP with SDES keys.
+            let log = phone.log_text();
+            assert!(
+                log.matches("RTP/SAVP").count() >= 2 && log.contains("a=crypto:"),
+                "{}",
+                context(
+                    "no SDES-SRTP offer and answer in baresip's trace",
+                    &server,
+                    &phone
+                )
+            );
+            let wav =
+                madoguchi_tests::audio::finished_recordings(&server.data.join("recordings"), 1);
+            let (left, _right) = madoguchi_tests::audio::channels(&wav[0]);
+            let (tone, off) = (
+                madoguchi_tests::audio::power(&left, 440.0),
+                madoguchi_tests::audio::power(&left, 1777.0),
+            );
+            println!(
+                "caller channel: 440 Hz {tone:.3e}, off-tone {off:.3e}, {} samples",
+                left.len()
+            );
+            assert!(
+                tone > 1e9 && tone > 100.0 * off,
+                "{}",
+                context(
+                    &format!("the recording lacks baresip's decrypted tone: 440 Hz {tone:.3e}, off-tone {off:.3e}"),
+                    &server,
+                    &phone
+                )
+            );
+        },
+    );
+}

@@ -62,6 +62,7 @@ impl MediaError {
             self,
             MediaError::Sdp(SdpError::NoCommonCodec)
                 | MediaError::Sdp(SdpError::NoAudio)
+                | MediaError::Sdp(SdpError::SrtpRequired)
                 | MediaError::WebRtc(_)
         )
     }

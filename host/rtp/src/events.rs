@@ -76,4 +76,8 @@ pub struct LegStats {
     pub bridge_dropped: u64,
     /// Relay into this leg (packets from the bridged peer).
     pub relay: RelayStats,
+    /// SRTP legs: packets whose authentication or replay check failed (dropped).
+    pub srtp_failed: u64,
+    /// SRTP legs: whether this leg's media is encrypted (SDES).
+    pub srtp: bool,
 }

@@ -159,6 +159,12 @@ impl Leg {
         self.send(Cmd::Media { neg, moved });
     }
 
+    /// SDES-SRTP policy for this leg's next answer or offer: `Required` refuses a plain
+    /// offer ([`MediaError::is_not_acceptable`]) and makes our offers `RTP/SAVP`.
+    pub fn set_srtp(&self, policy: madoguchi_media::sdp::SrtpPolicy) {
+        self.state().prefs.srtp = policy;
+    }
+
     /// Answer an incoming INVITE's offer; returns our SDP answer. Media starts
     /// now (the pacer's grid is anchored here). [`MediaError::is_not_acceptable`]
     /// => answer 488.

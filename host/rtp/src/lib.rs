@@ -121,6 +121,7 @@ mod leg;
 mod ports;
 mod record;
 mod runtime;
+mod srtp;
 mod task;
 pub mod webrtc;
 

@@ -212,6 +212,8 @@ impl WebRtc {
             remote: WEBRTC_REMOTE,
             direction,
             ptime: 20,
+            // DTLS-SRTP is str0m's business: the leg task sees plain RTP.
+            srtp: None,
         })
     }
 

@@ -97,6 +97,14 @@ pub struct MediaSection {
     pub rtp_port_min: u16,
     #[serde(default = "default_rtp_max")]
     pub rtp_port_max: u16,
+    /// SDES-SRTP (RFC 4568) for every call: "optional" (the default: SRTP when a phone
+    /// offers it, plain RTP otherwise) or "required" (a plain offer gets 488).
+    #[serde(default)]
+    pub srtp: madoguchi_media::sdp::SrtpPolicy,
+    /// Users whose calls must be encrypted: their phones' plain offers and plain offers to
+    /// them get 488, and their phones are offered RTP/SAVP.
+    #[serde(default)]
+    pub srtp_required_users: Vec<String>,
 }
 
 impl Default for MediaSection {
@@ -105,6 +113,8 @@ impl Default for MediaSection {
             anchor: true,
             rtp_port_min: default_rtp_min(),
             rtp_port_max: default_rtp_max(),
+            srtp: Default::default(),
+            srtp_required_users: Vec::new(),
         }
     }
 }

@@ -339,7 +339,10 @@ async fn serve(
         let runtime = MediaRuntime::new(MediaConfig::new(ports.clone(), recordings))
             .context("cannot start the media runtime")?;
         info!(?ports, recordings = %dir.display(), "media anchored in the host");
-        Some(MediaCalls::new(runtime, media_store))
+        let mut calls = MediaCalls::new(runtime, media_store);
+        calls.srtp =
+            crate::core::srtp_rules::SrtpRules::new(cfg.media.srtp, &cfg.media.srtp_required_users);
+        Some(calls)
     } else {
         None
     };

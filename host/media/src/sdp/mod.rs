@@ -4,9 +4,11 @@
 //! endings accepted) because real phones, SBCs and test tools differ;
 //! generation is strict and minimal.
 
+pub mod crypto;
 mod negotiate;
 mod parse;
 
+pub use crypto::{CryptoSuite, SrtpParams, SrtpPolicy};
 pub use negotiate::{accept_answer, answer, offer, MediaPrefs, Negotiated};
 pub use parse::{Attribute, Connection, Direction, MediaDescription, Origin, Sdp, SdpError};
 

@@ -1,5 +1,6 @@
 //! Offer/answer (RFC 3264) for one audio stream: G.711 + telephone-event.
 
+use super::crypto::{self, CryptoAttr, CryptoSuite, KeySalt, SrtpParams, SrtpPolicy};
 use super::parse::{Attribute, Connection, Direction, MediaDescription, Origin, Sdp, SdpError};
 use crate::g711::Law;
 use std::net::{IpAddr, SocketAddr};
@@ -19,6 +20,11 @@ pub struct MediaPrefs {
     pub session_id: u64,
     /// `o=` version; the caller increments it for every changed re-offer.
     pub session_version: u64,
+    /// SDES-SRTP (RFC 4568): accept it when offered; with `Required`, refuse plain RTP and
+    /// offer `RTP/SAVP`.
+    pub srtp: SrtpPolicy,
+    /// Our SRTP master key and salt (stable for the leg: re-answers keep it).
+    pub srtp_key: KeySalt,
 }
 
 impl Default for MediaPrefs {
@@ -30,6 +36,8 @@ impl Default for MediaPrefs {
             direction: Direction::SendRecv,
             session_id: rand::random::<u32>() as u64,
             session_version: 1,
+            srtp: SrtpPolicy::Optional,
+            srtp_key: crypto::new_key(),
         }
     }
 }
@@ -49,10 +57,32 @@ pub struct Negotiated {
     pub direction: Direction,
     /// Packetisation time to send with (ms).
     pub ptime: u32,
+    /// SDES-SRTP keys when the stream is `RTP/SAVP`; None for plain RTP.
+    pub srtp: Option<SrtpParams>,
 }
 
 fn is_avp(proto: &str) -> bool {
     proto.eq_ignore_ascii_case("RTP/AVP") || proto.eq_ignore_ascii_case("RTP/AVPF")
+}
+
+/// An audio line's security: plain, SDES-SRTP with the line we would answer, or unusable
+/// (`RTP/SAVP` without a crypto line we support, or another profile such as DTLS-SRTP).
+enum Security {
+    Plain,
+    Sdes(CryptoAttr),
+    Unusable,
+}
+
+fn security(m: &MediaDescription) -> Security {
+    if is_avp(&m.proto) {
+        return Security::Plain;
+    }
+    if crypto::is_savp(&m.proto) {
+        if let Some(c) = crypto::choose(&crypto::crypto_attrs(m)) {
+            return Security::Sdes(c.clone());
+        }
+    }
+    Security::Unusable
 }
 
 /// Payload type under which `m` offers `law` (static PT or a matching rtpmap).
@@ -88,6 +118,7 @@ fn audio_section(
     dtmf_pt: Option<u8>,
     ptime: u32,
     dir: Direction,
+    sdes: Option<CryptoAttr>,
 ) -> MediaDescription {
     let mut formats: Vec<String> = codecs.iter().map(|(_, pt)| pt.to_string()).collect();
     let mut attributes: Vec<Attribute> = codecs
@@ -101,10 +132,18 @@ fn audio_section(
     }
     attributes.push(attr("ptime", Some(ptime.to_string())));
     attributes.push(attr(dir.as_str(), None));
+    let proto = if sdes.is_some() {
+        "RTP/SAVP"
+    } else {
+        "RTP/AVP"
+    };
+    if let Some(c) = sdes {
+        attributes.push(attr("crypto", Some(c.to_value())));
+    }
     MediaDescription {
         media: "audio".into(),
         port,
-        proto: "RTP/AVP".into(),
+        proto: proto.into(),
         formats,
         connection: None,
         attributes,
@@ -136,12 +175,18 @@ pub fn offer(local_addr: IpAddr, local_port: u16, prefs: &MediaPrefs) -> Sdp {
         .iter()
         .map(|&l| (l, l.payload_type()))
         .collect();
+    let sdes = (prefs.srtp == SrtpPolicy::Required).then_some(CryptoAttr {
+        tag: 1,
+        suite: CryptoSuite::AesCm128HmacSha1_80,
+        key: prefs.srtp_key,
+    });
     let m = audio_section(
         local_port,
         &codecs,
         prefs.dtmf_pt,
         prefs.ptime,
         prefs.direction,
+        sdes,
     );
     session(local_addr, prefs, vec![m])
 }
@@ -165,27 +210,49 @@ pub fn answer(
     local_port: u16,
     prefs: &MediaPrefs,
 ) -> Result<(Sdp, Negotiated), SdpError> {
-    let mut chosen: Option<(usize, Law, u8)> = None;
+    let mut chosen: Option<(usize, Law, u8, Option<CryptoAttr>)> = None;
     let mut saw_audio = false;
+    let mut refused_plain = false;
     for (i, m) in offer.media.iter().enumerate() {
-        if !m.media.eq_ignore_ascii_case("audio") || m.port == 0 || !is_avp(&m.proto) {
+        if !m.media.eq_ignore_ascii_case("audio") || m.port == 0 {
             continue;
         }
+        let sdes = match security(m) {
+            Security::Unusable => continue,
+            Security::Plain if prefs.srtp == SrtpPolicy::Required => {
+                refused_plain = true;
+                continue;
+            }
+            Security::Plain => None,
+            Security::Sdes(c) => Some(c),
+        };
         saw_audio = true;
         if let Some((law, pt)) = prefs
             .codecs
             .iter()
             .find_map(|&l| find_codec(m, l).map(|pt| (l, pt)))
         {
-            chosen = Some((i, law, pt));
+            chosen = Some((i, law, pt, sdes));
             break;
         }
     }
-    let (index, codec, pt) = chosen.ok_or(if saw_audio {
+    let (index, codec, pt, sdes) = chosen.ok_or(if saw_audio {
         SdpError::NoCommonCodec
+    } else if refused_plain {
+        SdpError::SrtpRequired
     } else {
         SdpError::NoAudio
     })?;
+    let srtp = sdes.as_ref().map(|c| SrtpParams {
+        suite: c.suite,
+        tag: c.tag,
+        local: prefs.srtp_key,
+        remote: c.key,
+    });
+    let our_sdes = sdes.map(|c| CryptoAttr {
+        key: prefs.srtp_key,
+        ..c
+    });
     let m = &offer.media[index];
     let ip = offer.connection_for(m).ok_or(SdpError::NoConnection)?;
     let dtmf_pt = prefs.dtmf_pt.and(find_dtmf(m));
@@ -198,7 +265,14 @@ pub fn answer(
         .enumerate()
         .map(|(i, om)| {
             if i == index {
-                audio_section(local_port, &[(codec, pt)], dtmf_pt, ptime, direction)
+                audio_section(
+                    local_port,
+                    &[(codec, pt)],
+                    dtmf_pt,
+                    ptime,
+                    direction,
+                    our_sdes.clone(),
+                )
             } else {
                 MediaDescription {
                     media: om.media.clone(),
@@ -218,6 +292,7 @@ pub fn answer(
         remote: SocketAddr::new(ip, m.port),
         direction,
         ptime,
+        srtp,
     };
     Ok((session(local_addr, prefs, media), negotiated))
 }
@@ -227,8 +302,24 @@ pub fn accept_answer(answer: &Sdp, prefs: &MediaPrefs) -> Result<Negotiated, Sdp
     let m = answer
         .media
         .iter()
-        .find(|m| m.media.eq_ignore_ascii_case("audio") && m.port != 0 && is_avp(&m.proto))
+        .find(|m| {
+            m.media.eq_ignore_ascii_case("audio")
+                && m.port != 0
+                && (is_avp(&m.proto) || crypto::is_savp(&m.proto))
+        })
         .ok_or(SdpError::NoAudio)?;
+    // We offered SRTP only when it is required: the answer must keep it, with our suite.
+    let srtp = match (prefs.srtp, security(m)) {
+        (SrtpPolicy::Required, Security::Sdes(c)) => Some(SrtpParams {
+            suite: c.suite,
+            tag: c.tag,
+            local: prefs.srtp_key,
+            remote: c.key,
+        }),
+        (SrtpPolicy::Required, _) => return Err(SdpError::SrtpRequired),
+        (SrtpPolicy::Optional, Security::Plain) => None,
+        (SrtpPolicy::Optional, _) => return Err(SdpError::NoAudio),
+    };
     // The answerer lists its choice first; take the first format we offered.
     let (codec, pt) = m
         .payload_types()
@@ -249,6 +340,7 @@ pub fn accept_answer(answer: &Sdp, prefs: &MediaPrefs) -> Result<Negotiated, Sdp
         remote: SocketAddr::new(ip, m.port),
         direction: prefs.direction.intersect(remote_direction(answer, m, ip)),
         ptime: sane_ptime(m.ptime(), prefs.ptime),
+        srtp,
     })
 }
 

@@ -24,6 +24,9 @@ pub enum SdpError {
     /// No codec in common: answer SIP 488 Not Acceptable Here.
     #[error("no common codec")]
     NoCommonCodec,
+    /// Only plain RTP was offered where SRTP is required: answer SIP 488.
+    #[error("SRTP (RTP/SAVP with a=crypto) is required; only plain RTP was offered")]
+    SrtpRequired,
     /// The stream has no connection address (neither media- nor session-level c=).
     #[error("no connection address for the audio stream")]
     NoConnection,

@@ -213,3 +213,72 @@ fn malformed_input_is_an_error() {
         let _ = Sdp::parse(&BARESIP[..n]);
     }
 }
+
+/// baresip 1.0 with `mediaenc=srtp-mand`: RTP/SAVP with a 32- and an 80-bit suite.
+const SAVP: &str = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 10000 RTP/SAVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=crypto:1 AES_CM_128_HMAC_SHA1_32 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR\r\na=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR\r\na=sendrecv\r\n";
+
+#[test]
+fn sdes_offer_is_answered_with_our_key_and_the_80_bit_suite() {
+    use crate::sdp::CryptoSuite;
+    let prefs = MediaPrefs::default();
+    let (ans, n) = answer(&parse(SAVP), LOCAL, 20_002, &prefs).unwrap();
+    let srtp = n.srtp.expect("SRTP negotiated");
+    assert_eq!(srtp.suite, CryptoSuite::AesCm128HmacSha1_80);
+    assert_eq!(srtp.tag, 2);
+    assert_eq!(srtp.local, prefs.srtp_key);
+    assert_ne!(srtp.remote, srtp.local);
+    let text = ans.to_string();
+    assert!(text.contains("m=audio 20002 RTP/SAVP 0 101\r\n"), "{text}");
+    assert!(
+        text.contains("a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:"),
+        "{text}"
+    );
+    assert_eq!(text.matches("a=crypto").count(), 1, "{text}");
+    // Plain RTP stays plain.
+    let (_, n) = answer(&parse(BARESIP), LOCAL, 20_002, &prefs).unwrap();
+    assert!(n.srtp.is_none());
+}
+
+#[test]
+fn srtp_required_refuses_plain_and_offers_savp() {
+    use crate::sdp::SrtpPolicy;
+    let prefs = MediaPrefs {
+        srtp: SrtpPolicy::Required,
+        ..Default::default()
+    };
+    assert_eq!(
+        answer(&parse(BARESIP), LOCAL, 20_002, &prefs).unwrap_err(),
+        SdpError::SrtpRequired
+    );
+    assert!(answer(&parse(SAVP), LOCAL, 20_002, &prefs)
+        .unwrap()
+        .1
+        .srtp
+        .is_some());
+    // Our offer is RTP/SAVP; the peer answers with its key; both sides agree.
+    let text = offer(LOCAL, 30_000, &prefs).to_string();
+    assert!(
+        text.contains("m=audio 30000 RTP/SAVP 0 8 101\r\n"),
+        "{text}"
+    );
+    let peer = MediaPrefs::default();
+    let (ans, peer_n) = answer(&Sdp::parse(&text).unwrap(), LOCAL, 40_000, &peer).unwrap();
+    let ours = accept_answer(&ans, &prefs).unwrap().srtp.unwrap();
+    let theirs = peer_n.srtp.unwrap();
+    assert_eq!((ours.local, ours.remote), (theirs.remote, theirs.local));
+    // A plain answer to our SAVP offer is refused.
+    let plain = answer(&parse(BARESIP), LOCAL, 40_000, &peer).unwrap().0;
+    assert_eq!(
+        accept_answer(&plain, &prefs).unwrap_err(),
+        SdpError::SrtpRequired
+    );
+}
+
+#[test]
+fn savp_without_a_usable_crypto_line_is_not_audio_we_can_use() {
+    let offer = SAVP.replace("AES_CM_128_HMAC_SHA1", "F8_128_HMAC_SHA1");
+    assert_eq!(
+        answer(&parse(&offer), LOCAL, 20_002, &MediaPrefs::default()).unwrap_err(),
+        SdpError::NoAudio
+    );
+}

@@ -22,7 +22,22 @@ const INBAND_DELAY: Duration = Duration::from_millis(40);
 impl LegTask {
     pub(super) fn on_rtp_datagram(&mut self, n: usize, from: SocketAddr, now: Instant) {
         let buf = std::mem::take(&mut self.rbuf);
-        self.on_rtp(&buf[..n.min(buf.len())], from, now);
+        let data = &buf[..n.min(buf.len())];
+        match self.media.as_ref().and_then(|m| m.neg.srtp) {
+            // SRTP: only what authenticates goes further (rtcp-mux packets too).
+            Some(_) => {
+                let plain = match self.srtp.as_mut() {
+                    Some(s) if looks_like_rtcp(data) => s.unprotect_rtcp(data),
+                    Some(s) => s.unprotect_rtp(data),
+                    None => None,
+                };
+                match plain {
+                    Some(p) => self.on_rtp(&p, from, now),
+                    None => self.stats.srtp_failed += 1,
+                }
+            }
+            None => self.on_rtp(data, from, now),
+        }
         self.rbuf = buf;
     }
 
@@ -118,9 +133,21 @@ impl LegTask {
             self.stats.unexpected_source += 1;
             return;
         }
-        self.rtcp_dest = Some(from);
         let buf = std::mem::take(&mut self.cbuf);
-        self.feed_rtcp(&buf[..n.min(buf.len())], now);
+        let data = &buf[..n.min(buf.len())];
+        match self.srtp.as_mut() {
+            Some(s) => match s.unprotect_rtcp(data) {
+                Some(p) => {
+                    self.rtcp_dest = Some(from);
+                    self.feed_rtcp(&p, now);
+                }
+                None => self.stats.srtp_failed += 1,
+            },
+            None => {
+                self.rtcp_dest = Some(from);
+                self.feed_rtcp(data, now);
+            }
+        }
         self.cbuf = buf;
     }
 

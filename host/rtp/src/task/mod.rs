@@ -158,6 +158,8 @@ pub(crate) struct LegTask {
     webrtc_due: Option<Instant>,
     webrtc_out: Vec<crate::webrtc::WebRtcOut>,
     rec: Option<RecState>,
+    /// SDES-SRTP contexts when the SDP negotiated keys.
+    srtp: Option<crate::srtp::SrtpSession>,
 
     last_rx: Instant,
     timed_out: bool,
@@ -171,6 +173,8 @@ pub(crate) struct LegTask {
     frame: Vec<i16>,
     payload: Vec<u8>,
     packet: Vec<u8>,
+    /// The encrypted copy of `packet` on SRTP legs.
+    sbuf: Vec<u8>,
 }
 
 impl LegTask {
@@ -213,6 +217,7 @@ impl LegTask {
             webrtc_due: None,
             webrtc_out: Vec::new(),
             rec: None,
+            srtp: None,
             last_rx: now,
             timed_out: false,
             next_rtcp: now,
@@ -224,6 +229,7 @@ impl LegTask {
             frame: vec![0; 480],
             payload: Vec::with_capacity(480),
             packet: Vec::with_capacity(512),
+            sbuf: Vec::with_capacity(512),
         }
     }
 
@@ -435,6 +441,13 @@ impl LegTask {
     }
 
     fn on_media(&mut self, neg: Negotiated, moved: bool, now: Instant) {
+        if neg.srtp != self.srtp.as_ref().map(|s| s.params()) {
+            self.srtp = neg.srtp.and_then(crate::srtp::SrtpSession::new);
+            if neg.srtp.is_some() && self.srtp.is_none() {
+                tracing::warn!(call_id = %self.call_id, "SRTP keys unusable; the leg's media is dropped");
+            }
+        }
+        self.stats.srtp = neg.srtp.is_some();
         let rcfg = ReceiverConfig {
             audio_pt: neg.pt,
             dtmf_pt: neg.dtmf_pt,

@@ -3,6 +3,7 @@
 
 use super::{add_relay, Forward, LegTask};
 use crate::events::{LegEvent, LegStats};
+use crate::srtp::SrtpSession;
 use madoguchi_media::bridge::{LegFormat, Relay};
 use madoguchi_media::pacing::{Pacer, Tick};
 use madoguchi_media::recording::Channel;
@@ -23,11 +24,29 @@ pub(super) const EARLY: Duration = Duration::from_millis(1);
 /// Sends go through a plain non-blocking clone of the socket: tokio's
 /// `try_send_to` reports WouldBlock until the reactor has seen the socket
 /// writable once, and a media send must never wait for readiness anyway.
-fn send(sock: &StdUdpSocket, stats: &mut LegStats, buf: &[u8], dest: SocketAddr) {
+/// On an SDES-SRTP leg the packet is encrypted into `scratch` first.
+fn send(
+    sock: &StdUdpSocket,
+    stats: &mut LegStats,
+    srtp: &mut Option<SrtpSession>,
+    scratch: &mut Vec<u8>,
+    buf: &[u8],
+    dest: SocketAddr,
+) {
     if dest == crate::webrtc::WEBRTC_REMOTE {
         return; // a WebRTC leg sends through its session (`wire.rs`)
     }
-    match sock.send_to(buf, dest) {
+    let wire = match srtp.as_mut() {
+        Some(s) => {
+            if !s.protect_rtp(buf, scratch) {
+                stats.send_errors += 1;
+                return;
+            }
+            &scratch[..]
+        }
+        None => buf,
+    };
+    match sock.send_to(wire, dest) {
         Ok(_) => stats.sent += 1,
         Err(_) => stats.send_errors += 1,
     }
@@ -103,7 +122,14 @@ impl LegTask {
             self.player.fill(frame);
             law.encode_into(frame, &mut self.payload);
             sender.audio(&self.payload, samples as u32, &mut self.packet);
-            send(&self.rtp_tx, &mut self.stats, &self.packet, dest);
+            send(
+                &self.rtp_tx,
+                &mut self.stats,
+                &mut self.srtp,
+                &mut self.sbuf,
+                &self.packet,
+                dest,
+            );
             super::wire::send_rtp(
                 self.webrtc.as_deref(),
                 &self.rtp_tx,
@@ -158,7 +184,14 @@ impl LegTask {
         if !relay.relay(&pkt, &mut self.packet) {
             return;
         }
-        send(&self.rtp_tx, &mut self.stats, &self.packet, dest);
+        send(
+            &self.rtp_tx,
+            &mut self.stats,
+            &mut self.srtp,
+            &mut self.sbuf,
+            &self.packet,
+            dest,
+        );
         super::wire::send_rtp(
             self.webrtc.as_deref(),
             &self.rtp_tx,
@@ -230,6 +263,13 @@ impl LegTask {
             octet_count: sender.octet_count(),
         });
         let report = rx.build_report(now, sender.ssrc(), info, &self.call_id);
+        let report = match self.srtp.as_mut() {
+            Some(s) => match s.protect_rtcp(&report) {
+                Some(r) => r,
+                None => return,
+            },
+            None => report,
+        };
         let _ = self.rtcp_tx.send_to(&report, dest);
     }
 }

@@ -84,6 +84,8 @@ pub struct MediaCalls {
     pub runtime: MediaRuntime,
     pub calls: HashMap<u64, CallMedia>,
     store: Store,
+    /// Which calls must use SDES-SRTP.
+    pub srtp: super::srtp_rules::SrtpRules,
 }
 
 impl MediaCalls {
@@ -116,6 +118,7 @@ impl MediaCalls {
             runtime,
             calls: HashMap::new(),
             store,
+            srtp: Default::default(),
         }
     }
 

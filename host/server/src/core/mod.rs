@@ -11,6 +11,7 @@ pub mod media;
 pub mod queue_history;
 pub mod queues;
 pub mod registry;
+pub mod srtp_rules;
 
 /// Seconds since the Unix epoch (wall clock, for expiries and call records).
 pub fn unix_now() -> u64 {

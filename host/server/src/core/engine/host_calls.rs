@@ -24,6 +24,9 @@ impl Engine {
                 return None;
             }
         };
+        if let Some(m) = self.media.as_ref() {
+            leg.set_srtp(m.srtp.for_caller(req));
+        }
         match leg.answer(&req.body) {
             Ok(answer) => Some((leg, answer)),
             Err(e) => {
