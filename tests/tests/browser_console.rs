@@ -1,8 +1,13 @@
-//! The web console in real Chromium (tests/browser/console.mjs) against `madoguchi demo`:
+//! The web console in real Chromium against `madoguchi demo`. tests/browser/console.mjs:
 //! log in (a wrong password refused), publish and roll back a scenario from the console with
 //! calls taking each version and both changes in the audit log, the year-end closure on the
-//! hours calendar, every page loading in Japanese (and once in English). Screenshots of every
-//! page in target/browser/console-*.png.
+//! hours calendar, every page loading in Japanese (and once in English).
+//! tests/browser/console-recordings.mjs: the recorded call found by its caller number,
+//! played in the page (its time advances), downloaded with the API's SHA-256, the listen in
+//! the audit log under the user's name, a viewer refused (403). Screenshots of every page in
+//! target/browser/console-*.png.
+
+use std::time::{Duration, Instant};
 
 use madoguchi_tests::browser::BrowserTest;
 use madoguchi_tests::ivr::{call_id, Api, IvrCaller};
@@ -33,10 +38,22 @@ fn the_console_in_chromium() {
         .unwrap()
         .wait()
         .unwrap();
-    let record = Api::new(server.http, token.trim())
-        .call(&call_id("recorded"))
-        .unwrap();
+    let api = Api::new(server.http, token.trim());
+    let record = api.call(&call_id("recorded")).unwrap();
     assert_eq!(record["caller"], CALLER, "{record}");
+    // Its recording is listed once the file is finished (fsync on a busy disk: bounded wait).
+    let t0 = Instant::now();
+    loop {
+        let (status, body) = api.get(&format!("/recordings?caller={CALLER}")).unwrap();
+        if status == 200 && body["items"].as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "no recording listed for {CALLER}: {status} {body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     BrowserTest::new("console.mjs", &server)
         .token(token.trim())
         .env("CALLER", CALLER)
@@ -44,6 +61,13 @@ fn the_console_in_chromium() {
         .env("CONSOLE_USER", "admin")
         .env("CONSOLE_PASSWORD", password.trim())
         .sipp_ports(2)
+        .run()
+        .unwrap();
+    BrowserTest::new("console-recordings.mjs", &server)
+        .token(token.trim())
+        .env("CALLER", CALLER)
+        .env("CONSOLE_USER", "admin")
+        .env("CONSOLE_PASSWORD", password.trim())
         .run()
         .unwrap();
 }

@@ -69,7 +69,7 @@ function player(id, canListen) {
   const labels = [L('発信者 (左)', 'Caller (left)'), L('応答側 (右)', 'Answering side (right)')];
   const redraw = () => { if (pk) draw(canvas, pk, audio.duration ? audio.currentTime / audio.duration : 0, labels); };
   audio.addEventListener('timeupdate', redraw);
-  const label = () => { play.textContent = audio.paused ? L('▶ 再生', '▶ Play') : L('⏸ 一時停止', '⏸ Pause'); };
+  const label = () => { play.textContent = audio.paused ? L('▶ 再生', '▶ Play') : L('‖ 一時停止', '‖ Pause'); };
   audio.addEventListener('play', label);
   audio.addEventListener('pause', label);
   let raf = 0;
