@@ -88,7 +88,7 @@ run('console', async ({ page, env, shot, until, api, assert, placeCall }) => {
   await page.waitForSelector('#timeline li');
   await page.waitForSelector('#ladder-wrap :is(svg, p)');
   await shot(page, 'console-call');
-  for (const [p, sel] of [['prompts', 'button[data-prompt]'], ['queues', '[data-queue]'], ['users', '#console-users table'], ['scenarios', 'table.grid tbody tr.clickable'], ['dashboard', '#dashboard-body .cards']]) {
+  for (const [p, sel] of [['prompts', 'button[data-prompt]'], ['queues', '[data-queue]'], ['users', '#staff-users td:text-is("1001")'], ['scenarios', 'table.grid tbody tr.clickable'], ['dashboard', '#dashboard-body .cards']]) {
     await page.goto(`${env.http}/console/#/${p}`);
     await page.waitForSelector(sel, { timeout: 20_000 });
     await shot(page, `console-${p}`);
