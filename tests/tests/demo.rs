@@ -61,6 +61,13 @@ fn the_demo_answers_the_did_and_reaches_the_call_center_on_1003() {
         ..ServerOptions::default()
     })
     .unwrap();
+    // The demo's self-signed TLS certificate, made in its data directory, fingerprint logged.
+    let cert = data.path().join("tls/self-signed-cert.pem");
+    let fp = madoguchi_tests::tls_sip::pem_fingerprint(&cert).unwrap();
+    assert!(
+        server.log_text().contains(&fp),
+        "the demo logs its certificate's fingerprint"
+    );
     // The plugins were compiled once and kept by SHA-256 for the next start.
     let cached = std::fs::read_dir(data.path().join("plugin-cache"))
         .unwrap()

@@ -106,6 +106,11 @@ pub fn run(args: ServeArgs, demo: bool) -> Result<()> {
             .push(listener_from_flag("udp:127.0.0.1:5060")?);
         cfg.listeners
             .push(listener_from_flag("tcp:127.0.0.1:5060")?);
+        if demo {
+            // SIP over TLS with the demo's self-signed certificate (sips:1001@127.0.0.1:5061).
+            cfg.listeners
+                .push(listener_from_flag("tls:127.0.0.1:5061")?);
+        }
     }
     std::fs::create_dir_all(&cfg.server.data_dir).with_context(|| {
         format!(
@@ -198,6 +203,9 @@ async fn serve(
     let sender = Sender::new(stats.clone());
     let mut streams = Vec::new();
     let mut certs = crate::tls_setup::TlsCerts::new(&cfg);
+    if demo {
+        certs.demo_certificate()?;
+    }
     for (i, l) in cfg.listeners.iter().enumerate() {
         let acl = Acl::new(&l.allow);
         match l.transport {

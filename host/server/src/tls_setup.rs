@@ -61,6 +61,14 @@ impl TlsCerts {
         Ok(TlsAcceptor::new(server_config(cert, alpn)?))
     }
 
+    /// The demo's certificate (`[tls]`'s, else the self-signed one, made now), with its
+    /// fingerprint logged, so `tls:` and `--https` have it ready.
+    pub fn demo_certificate(&mut self) -> Result<()> {
+        let cert = self.cert(self.section.default_files())?;
+        info!(sha256 = %cert.fingerprint(), "demo TLS certificate (DATA/tls/ unless [tls] names one)");
+        Ok(())
+    }
+
     /// The rustls configuration of HTTPS (HTTP/1.1 and h2 by ALPN).
     pub fn https_config(&mut self) -> Result<Arc<ServerConfig>> {
         let cert = self.cert(self.section.default_files())?;
