@@ -202,6 +202,9 @@ fn carrier_calls_in_and_out() {
     let data = tempfile::tempdir().unwrap();
     let token = create_token(data.path()).unwrap();
     let (carrier, onnet, cc1, cc2) = (free_port(), free_port(), free_port(), free_port());
+    // A call-center route where nothing listens (down), then one answering 503, then one
+    // that answers.
+    let dead = free_port();
     let config = format!(
         r#"
 [[trunk]]
@@ -224,7 +227,7 @@ prefix = "0462990"
 destination = "sip:{{number}}@127.0.0.1:{onnet}"
 
 [callcenter]
-routes = ["sip:callcenter@127.0.0.1:{cc1}", "sip:callcenter@127.0.0.1:{cc2}"]
+routes = ["sip:callcenter@127.0.0.1:{dead}", "sip:callcenter@127.0.0.1:{cc1}", "sip:callcenter@127.0.0.1:{cc2}"]
 keepalive_secs = 0
 "#
     );
@@ -243,7 +246,8 @@ keepalive_secs = 0
     let sip = server.sip;
 
     // The carrier delivers a call to +81462000000: the caller walks the menu (1, 1) to the
-    // call center, whose first route answers 503 and whose second answers.
+    // call center, whose first route is silent, whose second answers 503 and whose third
+    // answers.
     let route1 = Sipp::new("route_unavailable.xml", sip)
         .option("-p", &cc1.to_string())
         .set("user", "callcenter")
@@ -280,6 +284,9 @@ keepalive_secs = 0
     assert!(server
         .log_text()
         .contains("call-center route failed: failing over"));
+    assert!(server
+        .log_text()
+        .contains("call-center route silent: failing over"));
 
     // An address the trunk does not allow gets no answer; a DID nobody owns gets 404.
     assert_eq!(

@@ -196,6 +196,8 @@ struct Branch {
     state: BranchState,
     /// Digest challenges of the far end answered so far (trunk targets only).
     auth_rounds: u8,
+    /// Any response (even 100 Trying) came back: the far end is alive.
+    heard: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -467,6 +469,14 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
         self.finish(id, "answer no longer wanted");
     }
 
+    /// Whether any device of call `id` has answered anything yet (false for a call that
+    /// ended or does not exist).
+    pub fn heard_from(&self, id: u64) -> bool {
+        self.calls
+            .get(&id)
+            .is_some_and(|c| c.branches.iter().any(|b| b.heard))
+    }
+
     /// Whether call `id` is connected (answered and not yet ended).
     pub fn is_connected(&self, id: u64) -> bool {
         self.calls
@@ -540,6 +550,7 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
                 target: t,
                 state: BranchState::Calling,
                 auth_rounds: 0,
+                heard: false,
             });
         }
         branches

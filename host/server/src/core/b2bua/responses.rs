@@ -35,6 +35,7 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
         let Some(branch) = call.branches.get_mut(n) else {
             return;
         };
+        branch.heard = true;
         let status = resp.status;
         if status < 200 {
             if status > 100 && branch.state == BranchState::Calling {

@@ -243,6 +243,7 @@ impl Engine {
                 self.delayed.peek().map(|Reverse((at, _, _))| *at),
                 self.queues.poll_timeout(),
                 self.trunk_timeout(),
+                self.callcenter_timeout(),
             ]
             .into_iter()
             .flatten()
@@ -268,6 +269,7 @@ impl Engine {
                     self.b2bua.handle_timeout(now);
                     self.release_delayed(now);
                     self.queues.handle_timeout(now);
+                    self.callcenter_silence(now);
                 }
                 _ = kick.notified() => {}
                 _ = trunk_kick.notified() => {}

@@ -16,6 +16,9 @@ use super::*;
 use crate::core::b2bua::{DeviceOffer, Presented};
 use crate::trunks::TrunkHandle;
 
+/// How long a call-center route may stay silent before the next one is tried.
+const CC_SILENCE: Duration = Duration::from_secs(4);
+
 /// The core's trunk state.
 pub(super) struct Trunks {
     pub(super) handle: TrunkHandle,
@@ -29,6 +32,9 @@ pub(super) struct Trunks {
 
 /// A call-center transfer in progress and the routes left after it.
 struct CcAttempt {
+    /// Until when the route must have answered something (even 100 Trying), else it is
+    /// taken as down (a dead route would otherwise hold the caller for Timer B's 32 s).
+    silent_until: Option<Instant>,
     call_id: String,
     dest: SocketAddr,
     rest: Vec<CcRoute>,
@@ -334,6 +340,7 @@ impl Engine {
                 t.cc.insert(
                     id,
                     CcAttempt {
+                        silent_until: Some(now + CC_SILENCE),
                         call_id: call_id.to_string(),
                         dest: route.dest,
                         rest: routes,
@@ -390,6 +397,65 @@ impl Engine {
     /// Whether call `call_id` goes out, and how (once: the entry is taken).
     pub(super) fn take_outbound(&mut self, call_id: &str) -> Option<&'static str> {
         self.trunks.as_mut()?.outbound.remove(call_id)
+    }
+
+    /// When a call-center route must have answered something.
+    pub(super) fn callcenter_timeout(&self) -> Option<Instant> {
+        self.trunks
+            .as_ref()?
+            .cc
+            .values()
+            .filter_map(|a| a.silent_until)
+            .min()
+    }
+
+    /// Call-center routes that answered nothing in time are taken as down: the attempt is
+    /// abandoned (CANCEL) and the next route rings; the caller's task hears nothing of it.
+    pub(super) fn callcenter_silence(&mut self, now: Instant) {
+        let Some(t) = self.trunks.as_mut() else {
+            return;
+        };
+        let due: Vec<u64> =
+            t.cc.iter()
+                .filter(|(_, a)| a.silent_until.is_some_and(|at| at <= now))
+                .map(|(id, _)| *id)
+                .collect();
+        for id in due {
+            if self.b2bua.heard_from(id) {
+                if let Some(a) = self.trunks.as_mut().and_then(|t| t.cc.get_mut(&id)) {
+                    a.silent_until = None;
+                }
+                continue;
+            }
+            let Some(attempt) = self.trunks.as_mut().and_then(|t| t.cc.remove(&id)) else {
+                continue;
+            };
+            if attempt.rest.is_empty() {
+                // The last route: let it ring out as it will.
+                continue;
+            }
+            if let Some(t) = self.trunks.as_ref() {
+                t.handle.lock().route_failed(attempt.dest, 408);
+            }
+            warn!(call_id = attempt.call_id, dest = %attempt.dest, "call-center route silent: failing over");
+            self.transfers.remove(&id);
+            self.transfer_of.remove(&attempt.call_id);
+            self.b2bua.abandon(id);
+            if self
+                .ring_callcenter(
+                    &attempt.call_id,
+                    attempt.rest,
+                    attempt.offer,
+                    attempt.ring_timeout,
+                    now,
+                )
+                .is_err()
+            {
+                if let Some(hc) = self.host_calls.get(&attempt.call_id) {
+                    let _ = hc.control.try_send(HostMsg::TransferFailed { status: 503 });
+                }
+            }
+        }
     }
 
     /// A transfer ended one way or another: forget its failover state.
