@@ -18,6 +18,9 @@ run('softphone-queue', async ({ page, env, shot }) => {
   const path = await page.textContent('#path');
   console.log(`[softphone-queue] ringing: ${await page.textContent('#caller')} / ${path}`);
   assert.match(path, /2 → queue:mynumber/);
+  // The page's waiting count (GET /phone/status.json with the SIP password) counts the
+  // caller whose offer rings it.
+  await until('the waiting count', async () => (await page.textContent('#waiting')) === '1', 15_000);
   await shot(page, 'softphone-queue-ringing');
   await page.click('#answer');
   await until('the call to be up', () => page.evaluate(() => window.phone.state === 'talking'), 20_000);

@@ -383,6 +383,7 @@ async fn serve(
         .iter()
         .find(|l| l.transport == TransportKind::Ws)
         .map(|l| l.address);
+    let phone_state = api_state.clone();
     let app = {
         axum::Router::new()
             .route(
@@ -395,7 +396,7 @@ async fn serve(
             )
             .merge(crate::api::router(api_state))
             .merge(crate::console::router())
-            .merge(crate::phone::router(phone_ws, None))
+            .merge(crate::phone::router(phone_ws, None, phone_state))
             .layer(axum::Extension(api_trunks))
     };
     if let Some(addr) = cfg.server.https {
