@@ -27,10 +27,55 @@ pub struct SimScenario {
     pub scenario: Scenario,
     configs: HashMap<String, String>,
     nodes: HashMap<String, Plugin>,
-    schedules: HashMap<String, (Plugin, String)>,
+    schedules: Arc<Answers>,
     recording: Option<(Plugin, String)>,
     /// The deployment's UTC offset (Asia/Tokyo).
     pub utc_offset_secs: i32,
+}
+
+/// The schedule plugins, and their answers so far: a plan asks the same few times over and
+/// over, and a schedule's answer depends only on the time.
+struct Answers {
+    plugins: HashMap<String, (Plugin, String)>,
+    utc_offset_secs: i32,
+    memo: Mutex<HashMap<AnswerKey, Result<ScheduleAnswer, String>>>,
+}
+
+/// (schedule, destination, Unix ms).
+type AnswerKey = (String, String, u64);
+
+/// Answers kept at most (then forgotten at once: a bound, not a cache policy).
+const MAX_MEMO: usize = 100_000;
+
+impl Answers {
+    fn at(&self, name: &str, destination: &str, at_ms: u64) -> Result<ScheduleAnswer, String> {
+        let key = (name.to_string(), destination.to_string(), at_ms);
+        if let Some(a) = self
+            .memo
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            return a.clone();
+        }
+        let answer = match self.plugins.get(name) {
+            Some((plugin, config)) => plugin
+                .check_schedule(
+                    &CallContext::new(format!("schedule:{name}")),
+                    config,
+                    destination,
+                    unix_ms_to_local(at_ms, self.utc_offset_secs),
+                )
+                .map_err(|e| e.to_string()),
+            None => Err(format!("no schedule named {name:?}")),
+        };
+        let mut memo = self.memo.lock().unwrap_or_else(|p| p.into_inner());
+        if memo.len() >= MAX_MEMO {
+            memo.clear();
+        }
+        memo.insert(key, answer.clone());
+        answer
+    }
 }
 
 impl SimScenario {
@@ -75,7 +120,11 @@ impl SimScenario {
             scenario,
             configs,
             nodes,
-            schedules,
+            schedules: Arc::new(Answers {
+                plugins: schedules,
+                utc_offset_secs: JST_OFFSET_SECS,
+                memo: Mutex::new(HashMap::new()),
+            }),
             recording,
             utc_offset_secs: JST_OFFSET_SECS,
         })
@@ -106,18 +155,7 @@ impl SimScenario {
         destination: &str,
         at_ms: u64,
     ) -> Result<ScheduleAnswer, String> {
-        let (plugin, config) = self
-            .schedules
-            .get(name)
-            .ok_or_else(|| format!("no schedule named {name:?}"))?;
-        plugin
-            .check_schedule(
-                &CallContext::new(format!("plan:{name}")),
-                config,
-                destination,
-                unix_ms_to_local(at_ms, self.utc_offset_secs),
-            )
-            .map_err(|e| e.to_string())
+        self.schedules.at(name, destination, at_ms)
     }
 }
 
@@ -328,25 +366,14 @@ struct Trace {
 }
 
 struct SimSchedules {
-    plugins: HashMap<String, (Plugin, String)>,
+    answers: Arc<Answers>,
     at_ms: u64,
-    utc_offset_secs: i32,
     trace: Arc<Mutex<Trace>>,
 }
 
 impl ScheduleSource for SimSchedules {
     fn query(&self, schedule: &str, destination: &str) -> Result<ScheduleAnswer, String> {
-        let answer = match self.plugins.get(schedule) {
-            Some((plugin, config)) => plugin
-                .check_schedule(
-                    &CallContext::new(format!("schedule:{schedule}")),
-                    config,
-                    destination,
-                    unix_ms_to_local(self.at_ms, self.utc_offset_secs),
-                )
-                .map_err(|e| e.to_string()),
-            None => Err(format!("no schedule named {schedule:?}")),
-        };
+        let answer = self.answers.at(schedule, destination, self.at_ms);
         let mut t = self.trace.lock().unwrap_or_else(|p| p.into_inner());
         let visit = t.visits.saturating_sub(1);
         t.queries.push(Query {
@@ -393,9 +420,8 @@ const KEY_GAP: Duration = Duration::from_millis(200);
 pub fn simulate(sc: &SimScenario, at_ms: u64, stimuli: &[Stimulus]) -> SimRun {
     let trace = Arc::new(Mutex::new(Trace::default()));
     let schedules = Arc::new(SimSchedules {
-        plugins: sc.schedules.clone(),
+        answers: sc.schedules.clone(),
         at_ms,
-        utc_offset_secs: sc.utc_offset_secs,
         trace: trace.clone(),
     });
     let ctx = CallContext::new("simulated")
