@@ -279,10 +279,10 @@ impl Store {
         }
     }
 
-    /// Marks a session as used now (callers do this at most once a minute).
-    pub fn touch_session(&self, secret: &str, mut s: Session) -> Result<(), StoreError> {
-        s.last_seen_unix_ms = now_ms();
-        self.put_session(&sha_hex(secret), &s)
+    /// Writes a session back as given (its `last_seen_unix_ms` set by the caller, which does
+    /// this at most once a minute).
+    pub fn save_session(&self, secret: &str, s: &Session) -> Result<(), StoreError> {
+        self.put_session(&sha_hex(secret), s)
     }
 
     /// Ends a session (logout or expiry). `true` if it existed.

@@ -262,6 +262,33 @@ async fn login_session_csrf_and_logout() {
         .collect();
     assert_eq!(actions.iter().filter(|a| *a == "login").count(), 3);
     assert_eq!(actions[0], "logout");
+    // A session idle for longer than the limit is refused (and removed); so is one older
+    // than the absolute limit, however busy.
+    for (idle, age) in [
+        (super::auth::IDLE_MS + 1000, 0),
+        (0, super::auth::ABSOLUTE_MS + 1000),
+    ] {
+        let s = login(&f, "kanri", "窓口のパスワード").await;
+        let secret = s
+            .cookie
+            .trim_start_matches("madoguchi_session=")
+            .to_string();
+        let mut stale = f.store.session(&secret).unwrap().unwrap();
+        stale.last_seen_unix_ms -= idle;
+        stale.created_unix_ms -= age;
+        f.store.save_session(&secret, &stale).unwrap();
+        let r = send(
+            &f,
+            Method::GET,
+            "/api/v1/session",
+            &[("cookie", &s.cookie)],
+            Body::empty(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "idle {idle} age {age}");
+        assert_eq!(r.json()["expired"], true);
+        assert!(f.store.session(&secret).unwrap().is_none());
+    }
     // Disabling a user ends their sessions.
     let s = login(&f, "kanri", "窓口のパスワード").await;
     f.store

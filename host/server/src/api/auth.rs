@@ -196,7 +196,9 @@ pub fn authenticate(state: &ApiState, req: &Request, source: String) -> Result<C
     if now.saturating_sub(session.last_seen_unix_ms) >= TOUCH_EVERY_MS {
         let store = state.store.clone();
         let secret = secret.to_string();
-        tokio::task::spawn_blocking(move || store.touch_session(&secret, session));
+        let mut session = session;
+        session.last_seen_unix_ms = now;
+        tokio::task::spawn_blocking(move || store.save_session(&secret, &session));
     }
     Ok(Caller {
         name: user.name,
