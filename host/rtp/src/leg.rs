@@ -342,7 +342,7 @@ impl Leg {
             return Err(MediaError::AlreadyRecording(self.call_id.to_string()));
         }
         let dir = self.rt.recordings.clone();
-        let cfg = self.rt.recording_cfg;
+        let cfg = self.rt.recording_cfg.clone();
         let name = file_name.to_owned();
         let created = tokio::task::spawn_blocking(move || {
             madoguchi_media::recording::RecordingWriter::create(&dir, &name, cfg)

@@ -52,7 +52,7 @@ impl MediaRuntime {
     /// (`*.wav.part`; see [`MediaRuntime::repaired`] to mark their call records).
     pub fn new(cfg: MediaConfig) -> Result<Self, MediaError> {
         let pool = PortPool::new(cfg.rtp_ports.clone())?;
-        let repaired = repair_unfinished(&cfg.recordings)?;
+        let repaired = repair_unfinished(&cfg.recordings, cfg.recording.seal.as_ref())?;
         for r in &repaired {
             tracing::warn!(file = %r.file_name, from = %r.from, problems = ?r.problems, "repaired unfinished recording");
         }

@@ -165,7 +165,8 @@ pub struct ServerSection {
     /// Digest realm presented to phones.
     #[serde(default = "default_realm")]
     pub realm: String,
-    /// Value of the User-Agent/Server header we send.
+    /// Value of the User-Agent/Server header we send. No version by default: a scanner
+    /// learns nothing it could match against a list of known bugs.
     #[serde(default = "default_agent")]
     pub user_agent: String,
     /// Digest algorithms offered, most preferred first: "SHA-256", "MD5". The default is
@@ -286,7 +287,7 @@ fn default_realm() -> String {
     "madoguchi".into()
 }
 fn default_agent() -> String {
-    format!("madoguchi/{}", env!("CARGO_PKG_VERSION"))
+    "madoguchi".into()
 }
 fn default_digest() -> Vec<String> {
     vec!["MD5".into()]

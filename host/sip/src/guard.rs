@@ -1,21 +1,27 @@
 //! Brute-force protection for digest authentication, sans-IO (time in milliseconds is an
 //! input).
 //!
-//! Counting: failed authentications (a 403 from [`crate::auth`]) per source address and per
-//! username, in fixed windows of [`GuardConfig::window_ms`]. Challenges (401) are not failures.
+//! Counting: failed authentications (a 403 from [`crate::auth`]) per source address, per
+//! username and per (source, username) pair, in fixed windows of [`GuardConfig::window_ms`].
+//! Challenges (401) are not failures. The three counts are independent: a success for one
+//! user takes back only that source's failures *for that user* (a mistyped password on a
+//! phone), never its failures for another user, so "8 wrong guesses for 1002, one good
+//! REGISTER as 1001" cannot reset the source (issue 14).
 //!
 //! Escalation for a source: after `delay_after` failures in a window each further 403 is
 //! delayed (the caller holds the response for [`Penalty::Delay`]; it doubles per failure up
 //! to `max_delay_ms`); at `block_after` the source is blocked for `block_ms`.
 //!
 //! Blocking means **silent drop**: [`Guard::admit`] answers [`Admission::Drop`] and the caller
-//! sends nothing. A scanner learns nothing and costs us nothing, and the 408 an honest phone
-//! sees in the same NAT is no worse than a 403. (A 403 would also invite the tools that
-//! treat any answer as "host alive".)
+//! sends nothing, to any method. A scanner learns nothing and costs us nothing, and the 408
+//! an honest phone sees in the same NAT is no worse than a 403.
 //!
-//! Per username we only delay, never block: blocking an account on failures from anywhere
-//! would let anyone lock a user out (denial of service). Success from a source resets both
-//! the source's and the user's counters.
+//! Per username we never block (that would let anyone lock a user out), but after
+//! `user_delay_after` failures the user's credentials are **checked at most once per back-off
+//! interval** ([`Guard::gate_user`]), whatever the source: guesses sent in parallel from many
+//! addresses are refused unchecked (the same 403, so the guesser cannot tell), not merely
+//! answered late. Sources that authenticated as the user before (its phones) are exempt, so
+//! an attack on a user does not log its own devices out.
 //!
 //! Memory is bounded ([`GuardConfig::max_sources`], [`GuardConfig::max_users`]): when a
 //! table is full, idle entries are swept, then the least recently seen eighth is dropped,
@@ -41,9 +47,10 @@ pub struct GuardConfig {
     pub max_delay_ms: u64,
     /// How long a block lasts.
     pub block_ms: u64,
-    /// Failures for one username (from any source) before its responses are delayed.
+    /// Failures for one username (from any source) before its credentials are checked at
+    /// most once per back-off interval.
     pub user_delay_after: u32,
-    /// Maximum tracked sources / usernames.
+    /// Maximum tracked sources / usernames (the pair table holds up to `max_sources`).
     pub max_sources: usize,
     pub max_users: usize,
 }
@@ -89,11 +96,17 @@ struct Entry {
     failures: u32,
     blocked_until_ms: Option<u64>,
     last_seen_ms: u64,
+    /// Users only: the earliest time the next credentials may be checked.
+    next_check_ms: u64,
 }
 
 impl Entry {
     fn blocked_at(&self, now_ms: u64) -> bool {
         self.blocked_until_ms.is_some_and(|u| now_ms < u)
+    }
+
+    fn live_at(&self, now_ms: u64, window_ms: u64) -> bool {
+        self.blocked_at(now_ms) || now_ms.saturating_sub(self.window_start_ms) < window_ms
     }
 }
 
@@ -112,7 +125,12 @@ impl<K: Hash + Eq + Clone> Table<K> {
         }
     }
 
-    /// Counts one failure and returns the entry's count in the current window.
+    /// The live entry for `key` (`None` once its window has passed).
+    fn live(&self, key: &K, now_ms: u64, window_ms: u64) -> Option<&Entry> {
+        self.map.get(key).filter(|e| e.live_at(now_ms, window_ms))
+    }
+
+    /// Counts one failure and returns the entry.
     fn fail(&mut self, key: &K, now_ms: u64, window_ms: u64) -> &mut Entry {
         if !self.map.contains_key(key) && self.map.len() >= self.cap {
             self.make_room(now_ms, window_ms);
@@ -122,6 +140,7 @@ impl<K: Hash + Eq + Clone> Table<K> {
             failures: 0,
             blocked_until_ms: None,
             last_seen_ms: now_ms,
+            next_check_ms: 0,
         });
         if e.blocked_until_ms.is_some_and(|u| now_ms >= u)
             || now_ms.saturating_sub(e.window_start_ms) >= window_ms
@@ -129,16 +148,25 @@ impl<K: Hash + Eq + Clone> Table<K> {
             e.window_start_ms = now_ms;
             e.failures = 0;
             e.blocked_until_ms = None;
+            e.next_check_ms = 0;
         }
         e.failures = e.failures.saturating_add(1);
         e.last_seen_ms = now_ms;
         e
     }
 
+    /// Takes `n` failures back (a success for the pair that made them).
+    fn forgive(&mut self, key: &K, n: u32) {
+        if let Some(e) = self.map.get_mut(key) {
+            e.failures = e.failures.saturating_sub(n);
+            if e.failures == 0 && e.blocked_until_ms.is_none() {
+                self.map.remove(key);
+            }
+        }
+    }
+
     fn make_room(&mut self, now_ms: u64, window_ms: u64) {
-        self.map.retain(|_, e| {
-            e.blocked_at(now_ms) || now_ms.saturating_sub(e.window_start_ms) < window_ms
-        });
+        self.map.retain(|_, e| e.live_at(now_ms, window_ms));
         if self.map.len() < self.cap {
             return;
         }
@@ -153,14 +181,24 @@ impl<K: Hash + Eq + Clone> Table<K> {
             self.map.remove(&k);
         }
     }
+
+    fn sweep(&mut self, now_ms: u64, window_ms: u64) {
+        self.map.retain(|_, e| e.live_at(now_ms, window_ms));
+    }
 }
 
-/// Failure counters per source and per user. One instance per server.
+/// Sources that authenticated as a user, remembered per user (a few each).
+const KNOWN_SOURCES_PER_USER: usize = 4;
+
+/// Failure counters per source, per user and per pair. One instance per server.
 #[derive(Debug)]
 pub struct Guard {
     config: GuardConfig,
     sources: Table<IpAddr>,
     users: Table<String>,
+    pairs: Table<(IpAddr, String)>,
+    /// Per user, the sources that authenticated as it (exempt from its check gate).
+    known: HashMap<String, Vec<IpAddr>>,
 }
 
 /// The key a source is counted under: IPv4 as is, IPv6 by /64.
@@ -191,11 +229,13 @@ impl Guard {
         Guard {
             sources: Table::new(config.max_sources),
             users: Table::new(config.max_users),
+            pairs: Table::new(config.max_sources),
+            known: HashMap::new(),
             config,
         }
     }
 
-    /// Call before any work on a request from `ip`.
+    /// Call before any work on a request from `ip`, whatever its method.
     pub fn admit(&self, ip: IpAddr, now_ms: u64) -> Admission {
         match self.sources.map.get(&source_key(ip)) {
             Some(e) if e.blocked_at(now_ms) => Admission::Drop,
@@ -203,10 +243,39 @@ impl Guard {
         }
     }
 
+    /// Call just before verifying credentials for `user` from `ip`: `true` = check them,
+    /// `false` = refuse them unchecked (answer exactly as for a wrong password, and count the
+    /// failure). Once a user has `user_delay_after` failures in the window, one check is
+    /// allowed per back-off interval, shared by every source but the user's own phones.
+    pub fn gate_user(&mut self, ip: IpAddr, user: &str, now_ms: u64) -> bool {
+        let c = &self.config;
+        let key = user_key(user);
+        if self
+            .known
+            .get(&key)
+            .is_some_and(|k| k.contains(&source_key(ip)))
+        {
+            return true;
+        }
+        let Some(e) = self.users.map.get_mut(&key) else {
+            return true;
+        };
+        if !e.live_at(now_ms, c.window_ms) || e.failures < c.user_delay_after {
+            return true;
+        }
+        if now_ms < e.next_check_ms {
+            return false;
+        }
+        let wait = backoff(c, e.failures.saturating_add(1), c.user_delay_after);
+        e.next_check_ms = now_ms.saturating_add(wait.max(c.base_delay_ms));
+        true
+    }
+
     /// Records a failed authentication (`user` as claimed in the credentials, if any).
     pub fn record_failure(&mut self, ip: IpAddr, user: Option<&str>, now_ms: u64) -> Penalty {
         let c = &self.config;
-        let src = self.sources.fail(&source_key(ip), now_ms, c.window_ms);
+        let key = source_key(ip);
+        let src = self.sources.fail(&key, now_ms, c.window_ms);
         if src.failures >= c.block_after {
             let until_ms = now_ms.saturating_add(c.block_ms);
             src.blocked_until_ms = Some(until_ms);
@@ -215,7 +284,9 @@ impl Guard {
         }
         let mut delay = backoff(c, src.failures, c.delay_after);
         if let Some(u) = user {
-            let ue = self.users.fail(&user_key(u), now_ms, c.window_ms);
+            let u = user_key(u);
+            self.pairs.fail(&(key, u.clone()), now_ms, c.window_ms);
+            let ue = self.users.fail(&u, now_ms, c.window_ms);
             delay = delay.max(backoff(c, ue.failures, c.user_delay_after));
         }
         if delay == 0 {
@@ -225,29 +296,46 @@ impl Guard {
         }
     }
 
-    /// Records a successful authentication: forgets the source's and the user's failures.
+    /// Records a successful authentication of `user` from `ip`: takes back the failures this
+    /// source made for this user (from the source's and the user's counts), never any other,
+    /// and never lifts a block. The source is remembered as one of the user's own.
     pub fn record_success(&mut self, ip: IpAddr, user: Option<&str>, now_ms: u64) {
+        let Some(u) = user else { return };
         let key = source_key(ip);
-        if self
-            .sources
-            .map
-            .get(&key)
-            .is_some_and(|e| !e.blocked_at(now_ms))
-        {
-            self.sources.map.remove(&key);
+        let u = user_key(u);
+        let pair = (key, u.clone());
+        let n = self
+            .pairs
+            .live(&pair, now_ms, self.config.window_ms)
+            .map_or(0, |e| e.failures);
+        self.pairs.map.remove(&pair);
+        if n > 0 {
+            self.sources.forgive(&key, n);
+            self.users.forgive(&u, n);
         }
-        if let Some(u) = user {
-            self.users.map.remove(&user_key(u));
+        if !self.known.contains_key(&u) && self.known.len() >= self.config.max_users.max(8) {
+            // Full: only users under attack need the exemption.
+            let users = &self.users.map;
+            self.known.retain(|name, _| users.contains_key(name));
+            if self.known.len() >= self.config.max_users.max(8) {
+                self.known.clear();
+            }
+        }
+        let list = self.known.entry(u).or_default();
+        if !list.contains(&key) {
+            if list.len() >= KNOWN_SOURCES_PER_USER {
+                list.remove(0);
+            }
+            list.push(key);
         }
     }
 
     /// Drops idle entries; call now and then (e.g. once a minute) to return memory early.
     pub fn sweep(&mut self, now_ms: u64) {
         let w = self.config.window_ms;
-        let keep =
-            |e: &mut Entry| e.blocked_at(now_ms) || now_ms.saturating_sub(e.window_start_ms) < w;
-        self.sources.map.retain(|_, e| keep(e));
-        self.users.map.retain(|_, e| keep(e));
+        self.sources.sweep(now_ms, w);
+        self.users.sweep(now_ms, w);
+        self.pairs.sweep(now_ms, w);
     }
 
     /// (tracked sources, tracked users), for metrics.
@@ -323,15 +411,119 @@ mod tests {
     }
 
     #[test]
-    fn success_resets_source_and_user() {
+    fn a_success_takes_back_only_that_users_failures_from_that_source() {
         let mut g = guard();
         let a = ip("203.0.113.9");
-        for i in 0..5 {
+        for i in 0..3 {
             g.record_failure(a, Some("2001"), i);
         }
         g.record_success(a, Some("2001"), 10);
-        assert_eq!(g.tracked(), (0, 0));
+        assert_eq!(g.tracked(), (0, 0), "a mistyped password is forgiven");
         assert_eq!(g.record_failure(a, Some("2001"), 11), Penalty::None);
+    }
+
+    /// Issue 14: 8 wrong guesses for 1002, one good REGISTER as 1001, repeated, never
+    /// blocked. Now the good REGISTER forgives nothing of 1002's, so the source is blocked at
+    /// its 10th failure.
+    #[test]
+    fn the_reset_bypass_sequence_is_blocked() {
+        let mut g = guard();
+        let a = ip("198.51.100.20");
+        let mut t = 0;
+        let mut failures = 0;
+        let blocked_at = 'outer: loop {
+            for _ in 0..8 {
+                if g.admit(a, t) == Admission::Drop {
+                    break 'outer failures;
+                }
+                assert!(g.gate_user(a, "1002", t) || failures >= 5);
+                failures += 1;
+                g.record_failure(a, Some("1002"), t);
+                t += 10;
+            }
+            if g.admit(a, t) == Admission::Drop {
+                break failures;
+            }
+            g.record_success(a, Some("1001"), t);
+            t += 10;
+            assert!(failures < 100, "never blocked");
+        };
+        assert_eq!(blocked_at, 10);
+        // A later success does not lift the block either.
+        g.record_success(a, Some("1001"), t);
+        assert_eq!(g.admit(a, t + 1), Admission::Drop);
+    }
+
+    #[test]
+    fn a_success_does_not_clear_failures_made_by_other_sources() {
+        let mut g = guard();
+        for i in 0..5u8 {
+            g.record_failure(IpAddr::from([192, 0, 2, i]), Some("2001"), u64::from(i));
+        }
+        // The real user logs in from its own phone.
+        g.record_success(ip("10.0.0.5"), Some("2001"), 10);
+        assert_eq!(g.tracked().1, 1, "2001's failures from the attackers stay");
+        assert!(matches!(
+            g.record_failure(ip("192.0.2.9"), Some("2001"), 11),
+            Penalty::Delay { .. }
+        ));
+    }
+
+    /// Issue 14: three addresses guessing in parallel found a password in 0.01 s, because
+    /// the per-user delay only held refusals back. Now the credentials stop being checked.
+    #[test]
+    fn parallel_guesses_from_many_sources_are_throttled_before_they_are_checked() {
+        let mut g = guard();
+        let attackers = [ip("192.0.2.1"), ip("192.0.2.2"), ip("192.0.2.3")];
+        let mut checked = 0;
+        let mut sent = 0;
+        // 100 guesses from each, 1 ms apart, without waiting for answers.
+        for t in 0..300u64 {
+            let src = attackers[(t % 3) as usize];
+            if g.admit(src, t) == Admission::Drop {
+                continue;
+            }
+            sent += 1;
+            if g.gate_user(src, "1002", t) {
+                checked += 1;
+            }
+            g.record_failure(src, Some("1002"), t);
+        }
+        assert!(checked <= 6, "{checked} guesses checked");
+        assert_eq!(sent, 30, "each source is blocked at its 10th failure");
+        for a in attackers {
+            assert_eq!(g.admit(a, 301), Admission::Drop);
+        }
+        // Over a longer, slower attack the checks stay one per back-off interval.
+        let mut slow = Guard::new(GuardConfig {
+            block_after: u32::MAX,
+            ..GuardConfig::default()
+        });
+        let mut checked = 0;
+        for t in (0..60_000u64).step_by(10) {
+            let src = IpAddr::from([198, 51, 100, (t / 10 % 200) as u8]);
+            if slow.gate_user(src, "1002", t) {
+                checked += 1;
+            }
+            slow.record_failure(src, Some("1002"), t);
+        }
+        assert!(checked < 20, "{checked} checks in a minute");
+    }
+
+    #[test]
+    fn the_users_own_phone_is_not_gated_during_an_attack() {
+        let mut g = guard();
+        let phone = ip("10.0.0.5");
+        g.record_success(phone, Some("2001"), 0);
+        for i in 0..20u8 {
+            g.record_failure(IpAddr::from([192, 0, 2, i]), Some("2001"), u64::from(i));
+        }
+        assert!(g.gate_user(ip("192.0.2.99"), "2001", 30), "one check per interval");
+        assert!(!g.gate_user(ip("192.0.2.98"), "2001", 31));
+        assert!(g.gate_user(phone, "2001", 30));
+        assert!(g.gate_user(phone, "2001", 31));
+        // Another user is not affected.
+        assert!(g.gate_user(ip("192.0.2.99"), "2002", 30));
     }
 
     #[test]

@@ -37,6 +37,12 @@ pub enum StoreError {
     /// `owner.` prefix (see the crate docs for the naming convention).
     #[error("table name {0:?} is reserved or not of the form owner.table")]
     BadTableName(String),
+    /// The master key could not be read or created.
+    #[error(transparent)]
+    Key(#[from] crate::keys::KeyError),
+    /// A sealed value could not be opened (another master key, or altered).
+    #[error("cannot open the sealed {what}: {why}")]
+    Sealed { what: String, why: String },
 }
 
 /// Converts any of redb's specific error types into [`StoreError::Db`].

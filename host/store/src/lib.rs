@@ -30,6 +30,7 @@ pub mod console;
 mod error;
 pub mod files;
 mod generic;
+pub mod keys;
 mod meta;
 pub mod tokens;
 mod users;
@@ -43,6 +44,8 @@ pub use audit::{AuditEntry, AuditPage, AuditQuery, NewAudit};
 pub use console::{ConsoleUser, Session};
 pub use error::StoreError;
 pub use tokens::{Permission, Role, TokenMeta};
+pub use keys::{KeyError, KeySource, MasterKey};
+pub use tokens::{Role, TokenMeta};
 pub use users::UserRecord;
 
 /// File name of the database inside the data directory.
@@ -66,6 +69,9 @@ pub struct Store {
 struct Inner {
     db: Arc<Database>,
     secret: [u8; 32],
+    master: MasterKey,
+    /// Seals the users' digest HA1s (key derived from the master key for "ha1").
+    ha1: keys::Sealer,
 }
 
 impl std::fmt::Debug for Store {
@@ -81,24 +87,53 @@ impl std::fmt::Debug for Store {
 const CACHE_BYTES: usize = 32 * 1024 * 1024;
 
 impl Store {
-    /// Opens (creating if absent) `data_dir/madoguchi.redb`, creates the store's tables,
-    /// checks the schema version and creates the server secret on first open.
+    /// Opens (creating if absent) `data_dir/madoguchi.redb` with the master key found as
+    /// [`MasterKey::resolve`] says (environment, `MADOGUCHI_MASTER_KEY_FILE`, else
+    /// `data_dir/master.key`, generated when absent).
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+        private_dir(data_dir).map_err(|source| StoreError::DataDir {
             path: data_dir.to_path_buf(),
+            source,
+        })?;
+        let (key, _) = MasterKey::resolve(data_dir, None)?;
+        Store::open_with_key(data_dir, key)
+    }
+
+    /// Opens (creating if absent) `data_dir/madoguchi.redb`, creates the store's tables,
+    /// checks the schema version and creates the server secret on first open. The data
+    /// directory is made 0700 and the database file 0600 (set explicitly, from creation,
+    /// whatever the umask). Users whose HA1s an older version stored in clear are sealed
+    /// with `key` now.
+    pub fn open_with_key(data_dir: &Path, key: MasterKey) -> Result<Store, StoreError> {
+        private_dir(data_dir).map_err(|source| StoreError::DataDir {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
+        let path = data_dir.join(FILE_NAME);
+        private_file(&path).map_err(|source| StoreError::DataDir {
+            path: path.clone(),
             source,
         })?;
         let db = redb::Builder::new()
             .set_cache_size(CACHE_BYTES)
-            .create(data_dir.join(FILE_NAME))
+            .create(&path)
             .map_err(error::db)?;
         let secret = meta::initialise(&db)?;
-        Ok(Store {
+        let store = Store {
             inner: Arc::new(Inner {
                 db: Arc::new(db),
                 secret,
+                ha1: keys::Sealer::new(&key, "ha1"),
+                master: key,
             }),
-        })
+        };
+        store.seal_clear_users()?;
+        Ok(store)
+    }
+
+    /// The master key this store was opened with (the recordings' keys derive from it).
+    pub fn master_key(&self) -> &MasterKey {
+        &self.inner.master
     }
 
     /// The underlying redb database, for crates that want typed tables of their own
@@ -119,6 +154,44 @@ impl Store {
     }
 }
 
+/// Creates `dir` (and missing parents) with mode 0700, and sets 0700 on it if it existed:
+/// the data directory holds personal data (call records, recordings), so no other local
+/// account may list or open anything in it. Set explicitly, never left to the umask.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
+    if mode != 0o700 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Creates `path` empty with mode 0600 if absent, and sets 0600 on it if it existed with
+/// another mode (a store written by an older version was 0644).
+pub fn private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
+            if mode != 0o600 {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+            }
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,5 +200,19 @@ mod tests {
     fn store_is_clone_send_sync() {
         fn check<T: Clone + Send + Sync + 'static>() {}
         check::<Store>();
+    }
+
+    #[test]
+    fn the_data_dir_is_0700_and_the_store_0600_whatever_the_umask() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        // A directory an older version left open.
+        std::fs::create_dir(&data).unwrap();
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let _s = Store::open_with_key(&data, MasterKey::generate()).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&data), 0o700);
+        assert_eq!(mode(&data.join(FILE_NAME)), 0o600);
     }
 }

@@ -239,3 +239,37 @@ fn a_second_open_of_the_same_file_fails_cleanly() {
     let _s = Store::open(dir.path()).unwrap();
     assert!(matches!(Store::open(dir.path()), Err(StoreError::Db(_))));
 }
+
+/// Issue 14: the store held each user's MD5 HA1 in clear, enough to authenticate as the
+/// user. Now the file alone gives nothing: the HA1s are sealed with the master key, which
+/// lives outside it.
+#[test]
+fn digest_secrets_are_sealed_with_a_key_outside_the_store() {
+    use madoguchi_store::MasterKey;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let key = MasterKey::generate();
+    let mut u = user("1001");
+    u.ha1_md5 = "5f4dcc3b5aa765d61d8327deb882cf99".into();
+    {
+        let s = Store::open_with_key(&data, key.clone()).unwrap();
+        s.add_user(&u).unwrap();
+        assert_eq!(s.get_user("1001").unwrap().unwrap(), u);
+    }
+    let raw = std::fs::read(data.join(FILE_NAME)).unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    assert!(!text.contains(&u.ha1_md5), "MD5 HA1 in clear in the file");
+    assert!(!text.contains(&u.ha1_sha256), "SHA-256 HA1 in clear in the file");
+    // Another key opens the store but not the secrets, and says why.
+    let other = Store::open_with_key(&data, MasterKey::generate()).unwrap();
+    let err = other.get_user("1001").unwrap_err().to_string();
+    assert!(err.contains("master key"), "{err}");
+    drop(other);
+    // Rotation: re-sealed under a new key, readable with it only.
+    let s = Store::open_with_key(&data, key).unwrap();
+    let new = MasterKey::generate();
+    assert_eq!(s.reseal_users(&new).unwrap(), 1);
+    drop(s);
+    let s = Store::open_with_key(&data, new).unwrap();
+    assert_eq!(s.get_user("1001").unwrap().unwrap(), u);
+}

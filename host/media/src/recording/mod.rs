@@ -8,11 +8,15 @@
 //! after a restart is unfinished; `repair_unfinished` fixes and renames it.
 
 mod mixer;
+mod read;
 mod repair;
+pub mod sealed;
 mod writer;
 
 pub use mixer::{Channel, Chunk, MixerStats, StereoMixer};
 pub use repair::{repair_unfinished, Repaired};
+pub use read::{open_recording, RecordingAudio};
+pub use sealed::{RecordingKey, SealedError, SealedReader};
 pub use writer::{RecordingConfig, RecordingSummary, RecordingWriter};
 
 /// Recordings are 8 kHz, 16-bit, stereo.
@@ -34,6 +38,9 @@ pub enum RecordingError {
     /// A recording of this name exists, finished or in progress: never overwritten.
     #[error("a recording named {0:?} already exists")]
     Exists(String),
+    /// A sealed recording could not be opened (no key, another key, tampered).
+    #[error(transparent)]
+    Sealed(sealed::SealedError),
     /// A filesystem operation failed.
     #[error("{op} failed: {source}")]
     Io {
@@ -87,5 +94,7 @@ pub(crate) fn header(data_len: u64) -> [u8; 44] {
     )
 }
 
+#[cfg(test)]
+mod sealed_tests;
 #[cfg(test)]
 mod tests;

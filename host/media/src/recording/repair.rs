@@ -1,5 +1,6 @@
 //! Recovery of recordings left unfinished by a crash (kill -9, power loss).
 
+use super::sealed::{is_sealed, repair_sealed, RecordingKey, SealedError};
 use super::{header, io_err, sha256_file, RecordingError, FRAME_BYTES, PART_SUFFIX};
 use cap_std::fs::{Dir, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -39,12 +40,63 @@ fn header_block_align(h: &[u8]) -> Option<u64> {
         .then_some(align)
 }
 
-fn repair_one(dir: &Dir, part: &str) -> Result<Repaired, RecordingError> {
+/// Repairs a sealed `.part`: whole authenticated segments kept, an empty last one added.
+fn repair_one_sealed(
+    dir: &Dir,
+    part: &str,
+    mut f: cap_std::fs::File,
+    key: Option<&RecordingKey>,
+) -> Result<Repaired, RecordingError> {
+    let (audio, mut problems) = repair_sealed(&mut f, key).map_err(|e| match e {
+        SealedError::Io(e) => io_err("repair sealed recording")(e),
+        other => RecordingError::Sealed(other),
+    })?;
+    let bytes = f
+        .metadata()
+        .map_err(io_err("stat repaired recording"))?
+        .len();
+    drop(f);
+    problems.push("recording was not finished (crash); sealed segments kept".into());
+    let (file_name, sha256) = rename_repaired(dir, part)?;
+    Ok(Repaired {
+        file_name,
+        from: part.to_owned(),
+        bytes,
+        duration_ms: audio / FRAME_BYTES / 8,
+        sha256,
+        problems,
+    })
+}
+
+/// `NAME.wav.part` → `NAME.wav` (or `NAME.recovered-N.wav`), then its SHA-256.
+fn rename_repaired(dir: &Dir, part: &str) -> Result<(String, String), RecordingError> {
     let stem = &part[..part.len() - PART_SUFFIX.len()];
+    let mut final_name = format!("{stem}.wav");
+    let mut n = 1;
+    while dir.exists(&final_name) {
+        final_name = format!("{stem}.recovered-{n}.wav");
+        n += 1;
+    }
+    dir.rename(part, dir, &final_name)
+        .map_err(io_err("rename repaired recording"))?;
+    let sha256 = sha256_file(dir, &final_name).map_err(io_err("hash repaired recording"))?;
+    Ok((final_name, sha256))
+}
+
+fn repair_one(dir: &Dir, part: &str, key: Option<&RecordingKey>) -> Result<Repaired, RecordingError> {
     let mut problems = Vec::new();
     let mut f = dir
         .open_with(part, OpenOptions::new().read(true).write(true))
         .map_err(io_err("open unfinished recording"))?;
+    let mut magic = Vec::with_capacity(8);
+    (&mut f)
+        .take(8)
+        .read_to_end(&mut magic)
+        .map_err(io_err("read header"))?;
+    if is_sealed(&magic) {
+        return repair_one_sealed(dir, part, f, key);
+    }
+    f.seek(SeekFrom::Start(0)).map_err(io_err("seek"))?;
     let len = f
         .metadata()
         .map_err(io_err("stat unfinished recording"))?
@@ -87,16 +139,7 @@ fn repair_one(dir: &Dir, part: &str) -> Result<Repaired, RecordingError> {
     f.sync_all().map_err(io_err("fsync"))?;
     drop(f);
     problems.push("recording was not finished (crash); sizes repaired".into());
-
-    let mut final_name = format!("{stem}.wav");
-    let mut n = 1;
-    while dir.exists(&final_name) {
-        final_name = format!("{stem}.recovered-{n}.wav");
-        n += 1;
-    }
-    dir.rename(part, dir, &final_name)
-        .map_err(io_err("rename repaired recording"))?;
-    let sha256 = sha256_file(dir, &final_name).map_err(io_err("hash repaired recording"))?;
+    let (final_name, sha256) = rename_repaired(dir, part)?;
     Ok(Repaired {
         file_name: final_name,
         from: part.to_owned(),
@@ -112,7 +155,11 @@ fn repair_one(dir: &Dir, part: &str) -> Result<Repaired, RecordingError> {
 /// `*.wav` (`*.recovered-N.wav` if that name is taken). Files that cannot be
 /// repaired are logged and left as they are; only listing the directory
 /// failing is an error.
-pub fn repair_unfinished(dir: &Dir) -> Result<Vec<Repaired>, RecordingError> {
+/// Sealed files (see [`super::sealed`]) keep every segment that authenticates under `key`.
+pub fn repair_unfinished(
+    dir: &Dir,
+    key: Option<&RecordingKey>,
+) -> Result<Vec<Repaired>, RecordingError> {
     let mut parts: Vec<String> = dir
         .entries()
         .map_err(io_err("list recordings dir"))?
@@ -122,7 +169,7 @@ pub fn repair_unfinished(dir: &Dir) -> Result<Vec<Repaired>, RecordingError> {
     parts.sort();
     let mut out = Vec::new();
     for p in parts {
-        match repair_one(dir, &p) {
+        match repair_one(dir, &p, key) {
             Ok(r) => {
                 tracing::warn!(file = %r.file_name, duration_ms = r.duration_ms, "repaired unfinished recording");
                 out.push(r);

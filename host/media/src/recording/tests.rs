@@ -192,6 +192,7 @@ fn full_queue_drops_chunks_without_blocking_and_keeps_alignment() {
     let cfg = RecordingConfig {
         queue_chunks: 2,
         header_interval_bytes: 1 << 40,
+        seal: None,
     };
     let (mut w, mem) = mem_writer(None, Some(gate_rx), cfg);
     let start = std::time::Instant::now();
@@ -285,7 +286,7 @@ fn repair_at_every_awkward_truncation_point() {
         let (_t, dir) = tmpdir();
         dir.write("c.wav.part", &full[..cut]).unwrap();
         dir.write("unrelated.wav", b"x").unwrap();
-        let rep = repair_unfinished(&dir).unwrap();
+        let rep = repair_unfinished(&dir, None).unwrap();
         assert_eq!(rep.len(), 1, "cut {cut}");
         let r = &rep[0];
         assert_eq!(
@@ -340,12 +341,12 @@ fn repair_keeps_existing_names_and_handles_several_files() {
     dir.write("a.wav.part", crashed_file(80)).unwrap();
     dir.write("b.wav.part", crashed_file(8000)).unwrap();
     dir.write(".wav.part", b"").unwrap();
-    let rep = repair_unfinished(&dir).unwrap();
+    let rep = repair_unfinished(&dir, None).unwrap();
     let names: Vec<&str> = rep.iter().map(|r| r.file_name.as_str()).collect();
     assert_eq!(names, ["a.recovered-1.wav", "b.wav"]);
     assert_eq!(rep[1].duration_ms, 1000);
     assert_eq!(dir.read("a.wav").unwrap(), b"finished earlier");
-    assert!(repair_unfinished(&dir).unwrap().is_empty());
+    assert!(repair_unfinished(&dir, None).unwrap().is_empty());
 }
 
 #[test]
@@ -363,7 +364,7 @@ fn writer_part_file_is_repairable_mid_call() {
     assert!(s.complete);
     let (_t2, dir2) = tmpdir();
     dir2.write("live.wav.part", &snapshot).unwrap();
-    let rep = repair_unfinished(&dir2).unwrap();
+    let rep = repair_unfinished(&dir2, None).unwrap();
     assert_eq!(rep.len(), 1);
     let bytes = dir2.read("live.wav").unwrap();
     assert!(read_wav(&bytes).is_ok() || bytes.len() == 44);

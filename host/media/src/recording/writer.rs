@@ -1,18 +1,21 @@
 //! Crash-safe WAV writer on a dedicated thread behind a bounded queue.
 
+use super::sealed::{RecordingKey, SealedFile};
 use super::{header, io_err, sha256_file, Chunk, RecordingError, FRAME_BYTES, PART_SUFFIX};
-use cap_std::fs::{Dir, File, OpenOptions};
+use cap_std::fs::{Dir, File, OpenOptions, OpenOptionsExt};
 use std::io::{self, Seek, SeekFrom, Write};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 
 /// Tuning.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordingConfig {
     /// Chunks the queue holds before media starts dropping (the media side never waits).
     pub queue_chunks: usize,
     /// Rewrite the header sizes after this many audio bytes (32,000 = 1 s).
     pub header_interval_bytes: u64,
+    /// Seal recordings with this key (see [`super::sealed`]); `None` writes plain WAV.
+    pub seal: Option<RecordingKey>,
 }
 
 impl Default for RecordingConfig {
@@ -20,6 +23,7 @@ impl Default for RecordingConfig {
         RecordingConfig {
             queue_chunks: 256,
             header_interval_bytes: 32_000,
+            seal: None,
         }
     }
 }
@@ -92,6 +96,56 @@ impl Sink for FileSink {
     }
 }
 
+/// A sealed recording: audio goes out in sealed segments, the WAV header is implied.
+struct SealedSink {
+    dir: Dir,
+    sealed: SealedFile,
+    part: String,
+    final_name: String,
+}
+
+impl Sink for SealedSink {
+    fn append(&mut self, data: &[u8]) -> io::Result<()> {
+        self.sealed.append(data)
+    }
+    fn write_header(&mut self, _: &[u8; 44]) -> io::Result<()> {
+        // Sizes follow from the segments; nothing to rewrite.
+        Ok(())
+    }
+    fn truncate(&mut self, len: u64) -> io::Result<()> {
+        self.sealed.truncate(len.saturating_sub(44))
+    }
+    fn complete(self: Box<Self>) -> io::Result<(String, u64, String)> {
+        let SealedSink {
+            dir,
+            sealed,
+            part,
+            final_name,
+        } = *self;
+        let (file, size) = sealed.finish()?;
+        drop(file);
+        dir.rename(&part, &dir, &final_name)?;
+        if let Ok(d) = dir.open(".") {
+            let _ = d.sync_all();
+        }
+        let sha = sha256_file(&dir, &final_name)?;
+        Ok((final_name, size, sha))
+    }
+}
+
+/// Creates a new file readable and writable by the owner only (0600), whatever the umask.
+pub(crate) fn create_private(dir: &Dir, name: &str) -> io::Result<File> {
+    let f = dir.open_with(
+        name,
+        OpenOptions::new().write(true).create_new(true).mode(0o600),
+    )?;
+    use std::os::unix::fs::PermissionsExt;
+    f.set_permissions(cap_std::fs::Permissions::from_std(
+        std::fs::Permissions::from_mode(0o600),
+    ))?;
+    Ok(f)
+}
+
 fn validate_name(name: &str) -> Result<(), RecordingError> {
     let ok = !name.is_empty()
         && name.len() <= 200
@@ -132,19 +186,35 @@ impl RecordingWriter {
         if dir.exists(&final_name) {
             return Err(RecordingError::Exists(final_name));
         }
-        let file = dir
-            .open_with(&part, OpenOptions::new().write(true).create_new(true))
-            .map_err(|e| match e.kind() {
-                io::ErrorKind::AlreadyExists => RecordingError::Exists(final_name.clone()),
-                _ => io_err("create recording file")(e),
-            })?;
-        let sink = FileSink {
-            dir: dir.try_clone().map_err(io_err("clone recordings dir"))?,
-            file,
-            part,
-            final_name: final_name.clone(),
+        let file = create_private(dir, &part).map_err(|e| match e.kind() {
+            io::ErrorKind::AlreadyExists => RecordingError::Exists(final_name.clone()),
+            _ => io_err("create recording file")(e),
+        })?;
+        let dir = dir.try_clone().map_err(io_err("clone recordings dir"))?;
+        let sink: Box<dyn Sink> = match &cfg.seal {
+            Some(key) => {
+                let sealed = match SealedFile::create(file, key) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let _ = dir.remove_file(&part);
+                        return Err(io_err("write sealed recording header")(e));
+                    }
+                };
+                Box::new(SealedSink {
+                    dir,
+                    sealed,
+                    part,
+                    final_name: final_name.clone(),
+                })
+            }
+            None => Box::new(FileSink {
+                dir,
+                file,
+                part,
+                final_name: final_name.clone(),
+            }),
         };
-        Self::with_sink(Box::new(sink), final_name, cfg)
+        Self::with_sink(sink, final_name, cfg)
     }
 
     pub(crate) fn with_sink(

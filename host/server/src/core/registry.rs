@@ -128,13 +128,12 @@ impl Registry {
         if self.guard.admit(ip, now_ms) == Admission::Drop {
             return GuardedReply::Drop;
         }
-        let result = self.authenticate(req, source, now_unix, now);
+        let (result, asked) = self.authenticate(req, source, now_unix, now);
         let user = match result {
             AuthResult::Authorized(u) => u.username,
             AuthResult::Challenge(resp) => return GuardedReply::Now(for_flow(resp, source)),
             AuthResult::Forbidden(resp) => {
-                let claimed = req.to_hdr().ok().and_then(|t| t.uri.user_unescaped());
-                return self.penalise(ip, claimed.as_deref(), now_ms, resp);
+                return self.penalise(ip, asked.as_deref(), now_ms, resp);
             }
         };
         // The authenticated user may only register its own address of record.
@@ -186,7 +185,7 @@ impl Registry {
         if self.guard.admit(ip, now_ms) == Admission::Drop {
             return Some(GuardedReply::Drop);
         }
-        let result = self.authenticate(req, source, unix_now(), now);
+        let (result, _) = self.authenticate(req, source, unix_now(), now);
         match result {
             AuthResult::Authorized(u) if u.username == claimed => {
                 self.guard.record_success(ip, Some(&claimed), now_ms);
@@ -201,6 +200,12 @@ impl Registry {
         }
     }
 
+    /// Whether a source is blocked: a blocked source gets no answer to anything.
+    pub fn admits(&self, ip: std::net::IpAddr, now: Instant) -> bool {
+        let now_ms = now.saturating_duration_since(self.epoch).as_millis() as u64;
+        self.guard.admit(ip, now_ms) == Admission::Allow
+    }
+
     /// The digest check, with the bookkeeping behind the interop log lines: a challenge
     /// is watched until answered, and an answer naming an algorithm we did not offer is
     /// said so at once.
@@ -210,15 +215,27 @@ impl Registry {
         source: &Peer,
         now_unix: u64,
         now: Instant,
-    ) -> AuthResult {
+    ) -> (AuthResult, Option<String>) {
         let call_id = req.call_id().unwrap_or_default().to_string();
         let has_credentials = req.headers.get("Authorization").is_some()
             || req.headers.get("Proxy-Authorization").is_some();
         if has_credentials {
             self.watch.answered(&call_id);
         }
+        let now_ms = now.saturating_duration_since(self.epoch).as_millis() as u64;
+        let ip = source.addr.ip();
         let users = &self.users;
+        let guard = &mut self.guard;
+        let mut asked = None;
         let result = self.auth.check(req, now_unix, |name, alg| {
+            asked = Some(name.to_string());
+            // The guard's per-user gate: credentials for a user under attack are checked at
+            // most once per back-off interval (from sources other than its own phones); the
+            // others are refused unchecked, against a stand-in HA1, so the answer and its
+            // timing are those of a wrong password.
+            if !guard.gate_user(ip, name, now_ms) {
+                return None;
+            }
             let u = users.get(name).filter(|u| !u.disabled)?;
             Some(match alg {
                 madoguchi_sip::auth::Algorithm::Md5 => u.ha1_md5.clone(),
@@ -265,7 +282,7 @@ impl Registry {
                 now,
             );
         }
-        result
+        (result, asked)
     }
 
     fn penalise(
