@@ -45,6 +45,10 @@ pub struct Config {
     /// `[callcenter]`: `external: callcenter` as routes with failover.
     #[serde(default)]
     pub callcenter: Option<madoguchi_trunk::CallCenterConfig>,
+    #[serde(default)]
+    pub security: crate::protect::SecuritySection,
+    #[serde(default)]
+    pub recordings: crate::protect::RecordingsSection,
 }
 
 /// `[services]`: numbers the host answers itself.

@@ -10,6 +10,7 @@ mod core;
 mod ivr;
 mod phone;
 mod recordings;
+mod protect;
 mod serve;
 mod tls_config;
 mod tls_setup;
@@ -44,6 +45,14 @@ enum Command {
     Recording {
         #[command(subcommand)]
         command: cli::recording::RecordingCommand,
+        /// Data directory (the embedded store lives here).
+        #[arg(long, global = true, default_value = "data")]
+        data: PathBuf,
+    },
+    /// The master key that seals users' secrets and recordings (run with the server stopped).
+    Key {
+        #[command(subcommand)]
+        command: cli::key::KeyCommand,
         /// Data directory (the embedded store lives here).
         #[arg(long, global = true, default_value = "data")]
         data: PathBuf,
@@ -85,6 +94,7 @@ fn main() -> Result<()> {
         Command::User { command, data } => cli::user::run(command, &data),
         Command::Plugin { command } => cli::plugin::run(command),
         Command::Recording { command, data } => cli::recording::run(command, &data),
+        Command::Key { command, data } => cli::key::run(command, &data),
         Command::Token { command, data } => cli::token::run(command, &data),
         Command::ConsoleUser { command, data } => cli::console_user::run(command, &data),
         Command::Scenario(args) => cli::scenario::run(args),

@@ -112,14 +112,7 @@ pub fn run(args: ServeArgs, demo: bool) -> Result<()> {
                 .push(listener_from_flag("tls:127.0.0.1:5061")?);
         }
     }
-    std::fs::create_dir_all(&cfg.server.data_dir).with_context(|| {
-        format!(
-            "cannot create data directory {}",
-            cfg.server.data_dir.display()
-        )
-    })?;
-    let store = Store::open(&cfg.server.data_dir)
-        .with_context(|| format!("cannot open the store in {}", cfg.server.data_dir.display()))?;
+    let store = crate::protect::open_store(&cfg.server.data_dir, &cfg.security)?;
     if demo {
         ensure_demo_users(&store, &cfg.server.realm)?;
         ensure_demo_token(&store, &cfg.server.data_dir)?;
@@ -338,11 +331,7 @@ async fn serve(
         cfg.registrar.guard.guard_config(),
     )?;
     let media = if cfg.media.anchor {
-        let dir = cfg.server.data_dir.join("recordings");
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
-        let recordings = cap_std::fs::Dir::open_ambient_dir(&dir, cap_std::ambient_authority())
-            .with_context(|| format!("cannot open {}", dir.display()))?;
+        let (dir, recordings) = crate::protect::recordings_dir(&cfg.server.data_dir)?;
         let ports = cfg.media.rtp_port_min..=cfg.media.rtp_port_max;
         let runtime = MediaRuntime::new(MediaConfig::new(ports.clone(), recordings))
             .context("cannot start the media runtime")?;
@@ -351,6 +340,15 @@ async fn serve(
         calls.srtp =
             crate::core::srtp_rules::SrtpRules::new(cfg.media.srtp, &cfg.media.srtp_required_users);
         Some(calls)
+        let mut media_cfg = MediaConfig::new(ports.clone(), recordings);
+        if cfg.recordings.encrypt {
+            media_cfg.recording.seal =
+                Some(crate::protect::recording_key(media_store.master_key()));
+        }
+        let runtime =
+            MediaRuntime::new(media_cfg).context("cannot start the media runtime")?;
+        info!(?ports, recordings = %dir.display(), sealed = cfg.recordings.encrypt, "media anchored in the host");
+        Some(MediaCalls::new(runtime, media_store))
     } else {
         None
     };

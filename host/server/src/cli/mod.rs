@@ -1,6 +1,7 @@
 //! Command-line subcommands other than `serve`.
 pub mod console_user;
 pub mod plugin;
+pub mod key;
 pub mod recording;
 pub mod scenario;
 pub mod scenario_plan;
