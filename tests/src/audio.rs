@@ -26,9 +26,35 @@ pub fn finished_recordings(dir: &Path, count: usize) -> Vec<PathBuf> {
     }
 }
 
-/// The left and right channels of an 8 kHz 16-bit stereo WAV.
+/// The WAV bytes of a finished recording in `DATA/recordings/`: a sealed one is decrypted
+/// (and authenticated) with the recordings key derived from `DATA/master.key`, the way the
+/// server and `madoguchi recording export` read it.
+pub fn recording_wav(path: &Path) -> Vec<u8> {
+    try_recording_wav(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// As [`recording_wav`], with the refusal (tampered, wrong key) as an error.
+pub fn try_recording_wav(path: &Path) -> Result<Vec<u8>, String> {
+    use madoguchi_media::recording::{open_recording, RecordingKey};
+    let dir = path.parent().expect("a file in the recordings directory");
+    let data = dir
+        .parent()
+        .expect("the recordings directory in the data directory");
+    let key = madoguchi_store::MasterKey::read_file(&data.join("master.key"))
+        .ok()
+        .map(|k| RecordingKey::new(k.derive("recordings")));
+    let cap = cap_std::fs::Dir::open_ambient_dir(dir, cap_std::ambient_authority())
+        .map_err(|e| e.to_string())?;
+    let name = path.file_name().unwrap().to_string_lossy();
+    open_recording(&cap, &name, key.as_ref())
+        .map_err(|e| e.to_string())?
+        .read_all()
+        .map_err(|e| e.to_string())
+}
+
+/// The left and right channels of a recording (8 kHz 16-bit stereo WAV, sealed or not).
 pub fn channels(path: &Path) -> (Vec<f64>, Vec<f64>) {
-    let b = std::fs::read(path).unwrap();
+    let b = recording_wav(path);
     let data = b.windows(4).position(|w| w == b"data").expect("data chunk") + 8;
     let (mut l, mut r) = (Vec::new(), Vec::new());
     for f in b[data..].chunks_exact(4) {

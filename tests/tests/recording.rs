@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use madoguchi_tests::audio::finished_recordings;
+use madoguchi_tests::audio::{finished_recordings, recording_wav};
 use madoguchi_tests::sipp::{Device, Sipp};
 use madoguchi_tests::{server_bin, Server, ServerOptions};
 
@@ -61,10 +61,10 @@ fn recordings_of(data: &Path) -> Vec<Meta> {
         .collect()
 }
 
-/// Checks a WAV is a well-formed 8 kHz 16-bit stereo file whose sizes match the file, and
-/// returns its duration in ms.
+/// Checks a recording (sealed on disk: decrypted and authenticated first) is a well-formed
+/// 8 kHz 16-bit stereo WAV whose sizes match, and returns its duration in ms.
 fn check_wav(path: &Path) -> u64 {
-    let b = std::fs::read(path).unwrap();
+    let b = recording_wav(path);
     assert!(b.len() >= 44, "{}: too short", path.display());
     assert_eq!(&b[0..4], b"RIFF");
     assert_eq!(&b[8..12], b"WAVE");
@@ -155,10 +155,57 @@ fn a_bridged_call_is_recorded_with_its_call_record() {
     );
     // Both legs' RTP statistics (loss, jitter, drops, pacing) are in the call record.
     assert_eq!(m.raw.matches("\"pace_p99_us\"").count(), 2, "{}", m.raw);
+
+    // At rest (issue 14): private modes, sealed audio, tampering refused.
+    check_modes(data.path(), &file);
+    let raw = std::fs::read(&file).unwrap();
+    assert_eq!(&raw[..6], b"MDGREC", "sealed on disk, not a plain WAV");
+    let export = |name: &str| {
+        Command::new(server_bin())
+            .args(["recording", "export", name, "--out"])
+            .arg(data.path().join("export.wav"))
+            .arg("--data")
+            .arg(data.path())
+            .output()
+            .unwrap()
+    };
+    let out = export(&m.file_name);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(data.path().join("export.wav")).unwrap(),
+        recording_wav(&file),
+        "export gives the decrypted WAV"
+    );
+    // One flipped byte in the middle of the audio: refused as tampered, nothing written.
+    let mut bad = raw.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0x40;
+    std::fs::write(dir.join("tampered.wav"), &bad).unwrap();
+    std::fs::remove_file(data.path().join("export.wav")).unwrap();
+    let out = export("tampered.wav");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("tampered"), "{err}");
+    assert!(!data.path().join("export.wav").exists());
+}
+
+/// Data dir and recordings dir 0700; store, key file and recording 0600.
+fn check_modes(data: &Path, recording: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(data), 0o700, "data dir");
+    assert_eq!(mode(&data.join("recordings")), 0o700, "recordings dir");
+    assert_eq!(mode(&data.join("madoguchi.redb")), 0o600, "store");
+    assert_eq!(mode(&data.join("master.key")), 0o600, "master key");
+    assert_eq!(mode(recording), 0o600, "recording");
 }
 
 #[test]
 fn kill_9_mid_call_leaves_every_recording_playable() {
+    use std::os::unix::fs::PermissionsExt;
     const CALLS: usize = 20;
     let data = tempfile::tempdir().unwrap();
     let opts = || ServerOptions {
@@ -250,6 +297,10 @@ fn kill_9_mid_call_leaves_every_recording_playable() {
             "marked in the call record: {m:?}"
         );
         assert_eq!(sha256_hex(&file), m.sha256);
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
     losses.sort();
     println!(

@@ -49,6 +49,8 @@ pub struct Config {
     pub security: crate::protect::SecuritySection,
     #[serde(default)]
     pub recordings: crate::protect::RecordingsSection,
+    #[serde(default)]
+    pub limits: crate::limits::LimitsSection,
 }
 
 /// `[services]`: numbers the host answers itself.
@@ -142,14 +144,28 @@ pub struct SipSection {
     /// each costs about 3 KB.
     #[serde(default = "default_max_transactions")]
     pub max_transactions: usize,
+    /// Sources that may call extensions without digest authentication (a trunk or gateway
+    /// that sends calls for staff, this host). Everyone else reaches only public numbers
+    /// (scenario DIDs, service codes) unless it authenticates as a local user, so scanners
+    /// cannot tell which extensions exist. The listeners' own addresses are always trusted.
+    #[serde(default = "default_trusted_sources")]
+    pub trusted_sources: Vec<IpNet>,
 }
 
 impl Default for SipSection {
     fn default() -> Self {
         SipSection {
             max_transactions: default_max_transactions(),
+            trusted_sources: default_trusted_sources(),
         }
     }
+}
+
+fn default_trusted_sources() -> Vec<IpNet> {
+    ["127.0.0.1/32", "::1/128"]
+        .iter()
+        .filter_map(|n| n.parse().ok())
+        .collect()
 }
 
 fn default_max_transactions() -> usize {

@@ -8,6 +8,7 @@ mod config;
 mod console;
 mod core;
 mod ivr;
+mod limits;
 mod phone;
 mod recordings;
 mod protect;

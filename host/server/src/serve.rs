@@ -101,6 +101,7 @@ pub fn run(args: ServeArgs, demo: bool) -> Result<()> {
         cfg.server.digest_algorithms = args.digest_algorithms;
     }
     cfg.check("command line")?;
+    cfg.limits.apply_descriptor_limit();
     if cfg.listeners.is_empty() {
         cfg.listeners
             .push(listener_from_flag("udp:127.0.0.1:5060")?);
@@ -190,6 +191,7 @@ async fn serve(
     callcenter: Option<madoguchi_sip::message::Uri>,
 ) -> Result<()> {
     let stats = Arc::new(EdgeStats::default());
+    let conn_gate = transport::conn_limits::ConnGate::new((&cfg.limits).into());
     let (core_tx, core_rx) = mpsc::channel(16_384);
     let mut udp_sockets = Vec::new();
     let mut infos = Vec::new();
@@ -235,6 +237,7 @@ async fn serve(
                     core_tx.clone(),
                     sender.tcp_table(),
                     stats.clone(),
+                    conn_gate.clone(),
                 ));
             }
             TransportKind::Ws => {
@@ -323,13 +326,20 @@ async fn serve(
     crate::recordings::spawn_reindex(store.clone());
     let queue_history =
         QueueHistory::start(store.clone()).context("cannot start the queue history")?;
-    let registry = Registry::load(
+    let mut registry = Registry::load(
         store,
         &cfg.server.realm,
         algorithms,
         reg_cfg,
         cfg.registrar.guard.guard_config(),
     )?;
+    let mut trusted = cfg.sip.trusted_sources.clone();
+    trusted.extend(
+        cfg.listeners
+            .iter()
+            .map(|l| ipnet::IpNet::from(l.address.ip())),
+    );
+    registry.set_trusted(trusted);
     let media = if cfg.media.anchor {
         let (dir, recordings) = crate::protect::recordings_dir(&cfg.server.data_dir)?;
         let ports = cfg.media.rtp_port_min..=cfg.media.rtp_port_max;
@@ -345,14 +355,13 @@ async fn serve(
             media_cfg.recording.seal =
                 Some(crate::protect::recording_key(media_store.master_key()));
         }
-        let runtime =
-            MediaRuntime::new(media_cfg).context("cannot start the media runtime")?;
+        let runtime = MediaRuntime::new(media_cfg).context("cannot start the media runtime")?;
         info!(?ports, recordings = %dir.display(), sealed = cfg.recordings.encrypt, "media anchored in the host");
         Some(MediaCalls::new(runtime, media_store))
     } else {
         None
     };
-    let engine = Engine::new(
+    let mut engine = Engine::new(
         registry,
         sender,
         infos,
@@ -372,6 +381,7 @@ async fn serve(
     );
     let api_trunks = trunks.clone();
     let engine = engine.with_trunks(trunks);
+    engine.set_call_limits(cfg.limits.call_limits());
     let http = TcpListener::bind(cfg.server.http)
         .await
         .with_context(|| format!("cannot bind the admin API on {}", cfg.server.http))?;

@@ -518,7 +518,10 @@ mod tests {
         for i in 0..20u8 {
             g.record_failure(IpAddr::from([192, 0, 2, i]), Some("2001"), u64::from(i));
         }
-        assert!(g.gate_user(ip("192.0.2.99"), "2001", 30), "one check per interval");
+        assert!(
+            g.gate_user(ip("192.0.2.99"), "2001", 30),
+            "one check per interval"
+        );
         assert!(!g.gate_user(ip("192.0.2.98"), "2001", 31));
         assert!(g.gate_user(phone, "2001", 30));
         assert!(g.gate_user(phone, "2001", 31));

@@ -46,7 +46,9 @@ pub enum KeyError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("the master key file {path} is readable by other accounts (mode {mode:o}); chmod 600 it")]
+    #[error(
+        "the master key file {path} is readable by other accounts (mode {mode:o}); chmod 600 it"
+    )]
     Exposed { path: PathBuf, mode: u32 },
 }
 
@@ -311,7 +313,10 @@ mod tests {
         assert_eq!(s.open("1001", &sealed).unwrap(), "abcdef");
         assert!(s.open("1002", &sealed).is_err(), "bound to its record");
         let other = Sealer::new(&MasterKey::generate(), "ha1");
-        assert!(other.open("1001", &sealed).unwrap_err().contains("master key"));
+        assert!(other
+            .open("1001", &sealed)
+            .unwrap_err()
+            .contains("master key"));
         let mut flipped = sealed.clone().into_bytes();
         let last = flipped.len() - 1;
         flipped[last] = if flipped[last] == b'0' { b'1' } else { b'0' };

@@ -259,7 +259,10 @@ fn digest_secrets_are_sealed_with_a_key_outside_the_store() {
     let raw = std::fs::read(data.join(FILE_NAME)).unwrap();
     let text = String::from_utf8_lossy(&raw);
     assert!(!text.contains(&u.ha1_md5), "MD5 HA1 in clear in the file");
-    assert!(!text.contains(&u.ha1_sha256), "SHA-256 HA1 in clear in the file");
+    assert!(
+        !text.contains(&u.ha1_sha256),
+        "SHA-256 HA1 in clear in the file"
+    );
     // Another key opens the store but not the secrets, and says why.
     let other = Store::open_with_key(&data, MasterKey::generate()).unwrap();
     let err = other.get_user("1001").unwrap_err().to_string();

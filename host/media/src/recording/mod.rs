@@ -14,8 +14,8 @@ pub mod sealed;
 mod writer;
 
 pub use mixer::{Channel, Chunk, MixerStats, StereoMixer};
-pub use repair::{repair_unfinished, Repaired};
 pub use read::{open_recording, RecordingAudio};
+pub use repair::{repair_unfinished, Repaired};
 pub use sealed::{RecordingKey, SealedError, SealedReader};
 pub use writer::{RecordingConfig, RecordingSummary, RecordingWriter};
 

@@ -83,7 +83,11 @@ fn rename_repaired(dir: &Dir, part: &str) -> Result<(String, String), RecordingE
     Ok((final_name, sha256))
 }
 
-fn repair_one(dir: &Dir, part: &str, key: Option<&RecordingKey>) -> Result<Repaired, RecordingError> {
+fn repair_one(
+    dir: &Dir,
+    part: &str,
+    key: Option<&RecordingKey>,
+) -> Result<Repaired, RecordingError> {
     let mut problems = Vec::new();
     let mut f = dir
         .open_with(part, OpenOptions::new().read(true).write(true))

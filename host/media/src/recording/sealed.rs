@@ -541,7 +541,12 @@ pub(crate) fn repair_sealed(
 /// touching its audio: the new wrap goes into the other slot with the next generation and
 /// is synced before the old slot is wiped. Returns `false` when the file is already under
 /// `new`.
-pub fn rewrap(dir: &Dir, name: &str, old: &RecordingKey, new: &RecordingKey) -> Result<bool, SealedError> {
+pub fn rewrap(
+    dir: &Dir,
+    name: &str,
+    old: &RecordingKey,
+    new: &RecordingKey,
+) -> Result<bool, SealedError> {
     let mut f = dir.open_with(name, cap_std::fs::OpenOptions::new().read(true).write(true))?;
     let h = read_header(&mut f)?;
     if open_header(&h, Some(new)).is_ok() {

@@ -138,9 +138,8 @@ fn a_flipped_byte_anywhere_is_refused_as_tampered() {
         let mut bad = raw.clone();
         bad[spot] ^= 0x01;
         dir.write("bad.wav", &bad).unwrap();
-        let outcome = open_recording(&dir, "bad.wav", Some(&k)).and_then(|a| {
-            a.read_all().map_err(sealed::SealedError::Io)
-        });
+        let outcome = open_recording(&dir, "bad.wav", Some(&k))
+            .and_then(|a| a.read_all().map_err(sealed::SealedError::Io));
         let Err(err) = outcome else {
             panic!("flip at {spot} not detected");
         };
@@ -151,13 +150,19 @@ fn a_flipped_byte_anywhere_is_refused_as_tampered() {
         );
     }
     // Cut at a segment boundary: the missing last segment is noticed.
-    dir.write("cut.wav", &raw[..HEADER_LEN as usize + SEGMENT_SEALED as usize])
-        .unwrap();
+    dir.write(
+        "cut.wav",
+        &raw[..HEADER_LEN as usize + SEGMENT_SEALED as usize],
+    )
+    .unwrap();
     let err = open_recording(&dir, "cut.wav", Some(&k)).unwrap_err();
     assert!(err.to_string().contains("tampered"), "{err}");
     // Another key is told apart from tampering.
     let err = open_recording(&dir, &s.file_name, Some(&key(9))).unwrap_err();
-    assert!(err.to_string().contains("not with the configured key"), "{err}");
+    assert!(
+        err.to_string().contains("not with the configured key"),
+        "{err}"
+    );
     let err = open_recording(&dir, &s.file_name, None).unwrap_err();
     assert!(err.to_string().contains("no recordings key"), "{err}");
 }

@@ -2,6 +2,7 @@
 pub mod console_user;
 pub mod plugin;
 pub mod key;
+pub mod plugin;
 pub mod recording;
 pub mod scenario;
 pub mod scenario_plan;

@@ -274,11 +274,34 @@ pub async fn begin_recording(
             Some((rec, started))
         }
         Err(e) => {
-            warn!(call_id, error = %e, "recording could not start; the call goes on");
+            // Never silently unrecorded (R-REC-1): an alarm in the log, a counter, and a call
+            // record that says so (key `unrecorded/…`, no file).
+            let n = UNRECORDED.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            tracing::error!(call_id, error = %e, unrecorded_calls = n, "ALARM: recording could not start; the call goes on UNRECORDED");
+            let meta = RecordingMeta {
+                file_name: String::new(),
+                call_id: facts.call_id.clone(),
+                caller: facts.caller.clone(),
+                callee: facts.callee.clone(),
+                did: facts.did.clone(),
+                started_unix: started,
+                ended_unix: started,
+                complete: false,
+                problems: vec![format!(
+                    "recording could not start ({e}); the call went on unrecorded"
+                )],
+                ..RecordingMeta::default()
+            };
+            let store = store.clone();
+            let key = format!("unrecorded/{base}");
+            tokio::task::spawn_blocking(move || store.put_json(RECORDINGS_TABLE, &key, &meta));
             None
         }
     }
 }
+
+/// Calls whose recording could not start since the process began (for /metrics).
+pub static UNRECORDED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// A leg's RTP statistics as JSON for the call record (null if the leg is gone).
 pub async fn leg_stats(leg: &Leg) -> serde_json::Value {

@@ -1,5 +1,6 @@
 //! The SIP core: the engine loop and the call-control and registration logic it drives.
 
+pub mod admission;
 pub mod b2bua;
 pub mod challenge_watch;
 pub mod dialog;

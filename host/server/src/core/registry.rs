@@ -42,6 +42,8 @@ pub struct Registry {
     /// Challenges sent and not yet answered, for the log line an operator needs when a
     /// phone cannot use the algorithms offered.
     watch: ChallengeWatch,
+    /// Sources that may call users without authenticating (trunks, this host).
+    trusted: Vec<ipnet::IpNet>,
 }
 
 impl Registry {
@@ -94,6 +96,7 @@ impl Registry {
             config,
             persist: tx,
             watch: ChallengeWatch::default(),
+            trusted: Vec::new(),
         })
     }
 
@@ -198,6 +201,46 @@ impl Registry {
             AuthResult::Challenge(resp) => Some(GuardedReply::Now(for_flow(resp, source))),
             AuthResult::Forbidden(resp) => Some(self.penalise(ip, Some(&claimed), now_ms, resp)),
         }
+    }
+
+    /// Sources that may call users without digest authentication.
+    pub fn set_trusted(&mut self, trusted: Vec<ipnet::IpNet>) {
+        self.trusted = trusted;
+    }
+
+    /// A call to a user (not to a public number) from a caller that is not a local user:
+    /// unless its source is trusted (a trunk, this host), it must authenticate as some local
+    /// user first. Known and unknown extensions therefore get the same challenge, so an
+    /// unauthenticated scanner (`svwar -m INVITE`) learns nothing. `None` = go ahead.
+    pub fn check_unknown_caller(
+        &mut self,
+        req: &Request,
+        source: &Peer,
+        now: Instant,
+    ) -> Option<GuardedReply> {
+        let ip = source.addr.ip();
+        if self.trusted.iter().any(|n| n.contains(&ip)) || self.claims_local_user(req) {
+            return None;
+        }
+        let now_ms = now.saturating_duration_since(self.epoch).as_millis() as u64;
+        let (result, asked) = self.authenticate(req, source, unix_now(), now);
+        match result {
+            AuthResult::Authorized(u) => {
+                self.guard.record_success(ip, Some(&u.username), now_ms);
+                None
+            }
+            AuthResult::Challenge(resp) => Some(GuardedReply::Now(for_flow(resp, source))),
+            AuthResult::Forbidden(resp) => Some(self.penalise(ip, asked.as_deref(), now_ms, resp)),
+        }
+    }
+
+    /// Whether the From names a local user (such a caller was authenticated as that user by
+    /// [`Registry::check_local_caller`]).
+    fn claims_local_user(&self, req: &Request) -> bool {
+        req.from_hdr()
+            .ok()
+            .and_then(|f| f.uri.user_unescaped())
+            .is_some_and(|u| self.users.contains_key(&u))
     }
 
     /// Whether a source is blocked: a blocked source gets no answer to anything.

@@ -2,6 +2,7 @@
 //! logic runs in the core task ([`crate::core`]), which they feed through a bounded channel.
 
 pub mod certs;
+pub mod conn_limits;
 pub mod stream;
 pub mod tcp;
 pub mod tls;

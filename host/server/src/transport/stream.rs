@@ -11,6 +11,7 @@ use madoguchi_sip::parse::{frame_stream, Limits};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
+use super::conn_limits::ConnPermit;
 use super::{EdgeStats, Inbound, Peer};
 
 /// Messages queued to one connection before we consider it stuck.
@@ -20,7 +21,9 @@ const WRITE_QUEUE: usize = 256;
 pub type ConnTable = Arc<Mutex<HashMap<SocketAddr, mpsc::Sender<Bytes>>>>;
 
 /// Serves one connection until it closes. `peer` names the transport (`Tcp`, `Tls`) and
-/// the remote address; the connection is registered in `conns` while it lives.
+/// the remote address; the connection is registered in `conns` while it lives. `permit`
+/// holds its place under `[limits]` and brings the limits' settings (header deadline, idle
+/// timeout, message size); without one the defaults apply.
 pub async fn serve_stream<S>(
     listener: usize,
     stream: S,
@@ -28,6 +31,7 @@ pub async fn serve_stream<S>(
     core: mpsc::Sender<Inbound>,
     conns: ConnTable,
     stats: Arc<EdgeStats>,
+    permit: Option<ConnPermit>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -49,12 +53,38 @@ pub async fn serve_stream<S>(
         }
         let _ = wr.shutdown().await;
     });
-    let limits = Limits::default();
+    let config = permit
+        .as_ref()
+        .map(|p| p.gate().config.clone())
+        .unwrap_or_default();
+    let gate = permit.as_ref().map(|p| p.gate());
+    let limits = Limits {
+        max_message_bytes: config.max_message_bytes,
+        ..Limits::default()
+    };
     let mut buf = BytesMut::with_capacity(8192);
+    // When the message now in `buf` began (its header deadline runs from there).
+    let mut begun: Option<tokio::time::Instant> = None;
+    let closed_by = |limit: &str| match &gate {
+        Some(g) => g.log_once(from.ip(), limit),
+        None => tracing::debug!(peer = %from, limit, "stream connection closed by a limit"),
+    };
     'read: loop {
-        match rd.read_buf(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
+        let deadline = match begun {
+            Some(t) => t + config.header_timeout,
+            None => tokio::time::Instant::now() + config.idle_timeout,
+        };
+        match tokio::time::timeout_at(deadline, rd.read_buf(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(_)) => {}
+            Err(_) => {
+                closed_by(if begun.is_some() {
+                    "header_timeout_ms"
+                } else {
+                    "idle_timeout_ms"
+                });
+                break;
+            }
         }
         loop {
             // CRLF keepalives between messages (RFC 5626 §3.5.1).
@@ -64,10 +94,13 @@ pub async fn serve_stream<S>(
                 .count();
             buf.advance(skip);
             if buf.is_empty() {
+                begun = None;
                 break;
             }
+            begun.get_or_insert_with(tokio::time::Instant::now);
             match frame_stream(&buf, &limits) {
                 Ok(Some(len)) => {
+                    begun = None;
                     let data = buf.split_to(len).freeze();
                     let inbound = Inbound {
                         listener,
@@ -80,7 +113,7 @@ pub async fn serve_stream<S>(
                 }
                 Ok(None) => {
                     if buf.len() > limits.max_message_bytes {
-                        tracing::debug!(peer = %from, "stream message too large; closing");
+                        closed_by("max_message_bytes");
                         break 'read;
                     }
                     break;
@@ -97,4 +130,5 @@ pub async fn serve_stream<S>(
     }
     writer.abort();
     let _ = stats;
+    drop(permit);
 }

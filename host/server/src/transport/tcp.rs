@@ -8,11 +8,13 @@ use madoguchi_sip::message::Transport;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
+use super::conn_limits::ConnGate;
 use super::stream::{serve_stream, ConnTable};
 use super::{EdgeStats, Inbound, Peer};
 use crate::acl::Acl;
 
-/// Accepts connections forever.
+/// Accepts connections forever. Accept errors (out of descriptors) back off, doubling from
+/// 10 ms to 1 s, instead of spinning; connections over a limit are closed at once.
 pub async fn run(
     listener: usize,
     socket: TcpListener,
@@ -20,12 +22,23 @@ pub async fn run(
     core: mpsc::Sender<Inbound>,
     conns: ConnTable,
     stats: Arc<EdgeStats>,
+    gate: Arc<ConnGate>,
 ) {
+    let mut backoff = std::time::Duration::from_millis(10);
+    let mut last_log: Option<std::time::Instant> = None;
     loop {
         let (stream, from) = match socket.accept().await {
-            Ok(x) => x,
+            Ok(x) => {
+                backoff = std::time::Duration::from_millis(10);
+                x
+            }
             Err(e) => {
-                tracing::warn!(error = %e, "tcp accept failed");
+                if last_log.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(10)) {
+                    last_log = Some(std::time::Instant::now());
+                    tracing::warn!(error = %e, backoff_ms = backoff.as_millis() as u64, "tcp accept failed; backing off (logged once per 10 s)");
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(std::time::Duration::from_secs(1));
                 continue;
             }
         };
@@ -33,6 +46,9 @@ pub async fn run(
             stats.denied_by_acl.fetch_add(1, Relaxed);
             continue;
         }
+        let Some(permit) = gate.admit(from.ip()) else {
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let peer = Peer {
             transport: Transport::Tcp,
@@ -45,6 +61,7 @@ pub async fn run(
             core.clone(),
             conns.clone(),
             stats.clone(),
+            Some(permit),
         ));
     }
 }

@@ -82,7 +82,7 @@ pub async fn run(
                 transport: Transport::Tls,
                 addr: from,
             };
-            serve_stream(listener, stream, peer, core, conns, stats).await;
+            serve_stream(listener, stream, peer, core, conns, stats, None).await;
         });
     }
 }

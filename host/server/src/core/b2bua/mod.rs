@@ -477,6 +477,11 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
             .is_some_and(|c| c.branches.iter().any(|b| b.heard))
     }
 
+    /// Whether any call in progress has a leg or branch with this Call-ID.
+    pub fn has_call_id(&self, call_id: &str) -> bool {
+        self.by_call_id.contains_key(call_id)
+    }
+
     /// Whether call `id` is connected (answered and not yet ended).
     pub fn is_connected(&self, id: u64) -> bool {
         self.calls

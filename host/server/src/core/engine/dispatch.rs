@@ -135,6 +135,30 @@ impl Engine {
         }
     }
 
+    /// The call limits (`[limits]`): a call over one is answered 503 with Retry-After, and
+    /// the limit that acted is logged once a minute per source.
+    fn admit_call(&mut self, tx: ServerTxId, req: &Request, source: &Peer, now: Instant) -> bool {
+        let call_id = req.call_id().unwrap_or("");
+        let now_ms = now.saturating_duration_since(self.started).as_millis() as u64;
+        let (host_calls, b2bua) = (&self.host_calls, &self.b2bua);
+        let admitted = self
+            .admission
+            .admit(source.addr.ip(), call_id, now_ms, |c| {
+                host_calls.contains_key(c) || b2bua.has_call_id(c)
+            });
+        for (ip, why) in self.admission.take_log() {
+            warn!(%ip, limit = why.as_str(), live = self.admission.live(), "new calls refused with 503 (logged once a minute per source)");
+        }
+        let Err(why) = admitted else {
+            return true;
+        };
+        let mut r = Response::for_request(req, 503, reason_phrase(503));
+        r.headers
+            .push(HeaderName::RETRY_AFTER, why.retry_after_s().to_string());
+        self.respond(tx, r, now);
+        false
+    }
+
     pub(super) fn on_new_invite(
         &mut self,
         tx: ServerTxId,
@@ -142,6 +166,9 @@ impl Engine {
         source: Peer,
         now: Instant,
     ) {
+        if !self.admit_call(tx, &req, &source, now) {
+            return;
+        }
         if let Some(reply) = self.registry.check_local_caller(&req, &source, now) {
             self.send_guarded(tx, reply, &source, now);
             return;
@@ -181,6 +208,12 @@ impl Engine {
         {
             info!(scenario = %scenario.name, version = scenario.version, "call to a scenario DID");
             self.host_service(tx, req, source, HostService::Ivr(scenario), now);
+            return;
+        }
+        // Past the public numbers: only local users and trusted sources reach extensions,
+        // and nothing below may tell a scanner whether an extension exists.
+        if let Some(reply) = self.registry.check_unknown_caller(&req, &source, now) {
+            self.send_guarded(tx, reply, &source, now);
             return;
         }
         let user = req.uri.user_unescaped().unwrap_or_default();

@@ -50,6 +50,10 @@ pub struct ListenerInfo {
 
 /// The core's state.
 pub struct Engine {
+    /// New calls: total, per source, per second per source (`[limits]`).
+    admission: super::admission::Admission,
+    /// Origin of the admission clock.
+    started: Instant,
     tx: TransactionLayer,
     b2bua: B2bua<ServerTxId>,
     registry: Registry,
@@ -167,6 +171,8 @@ impl Engine {
     ) -> Engine {
         let (host_tx, host_rx) = mpsc::channel(1024);
         Engine {
+            admission: super::admission::Admission::new(Default::default()),
+            started: Instant::now(),
             tx: TransactionLayer::new(TxConfig {
                 max_transactions,
                 ..TxConfig::default()
@@ -276,6 +282,11 @@ impl Engine {
                 _ = housekeeping.tick() => {
                     self.registry.housekeeping();
                     self.end_calls_of_vanished_browsers();
+                    let now_ms = self.started.elapsed().as_millis() as u64;
+                    let (host_calls, b2bua) = (&self.host_calls, &self.b2bua);
+                    self.admission.sweep(now_ms, &|c: &str| {
+                        host_calls.contains_key(c) || b2bua.has_call_id(c)
+                    });
                 }
                 Some(req) = recv_opt(&mut host_reqs) => self.on_host_request(req, Instant::now()),
             }
@@ -318,7 +329,16 @@ impl Engine {
         }
     }
 
+    /// The limits on new calls (`[limits]`).
+    pub fn set_call_limits(&mut self, limits: super::admission::CallLimits) {
+        self.admission = super::admission::Admission::new(limits);
+    }
+
     fn on_inbound(&mut self, inbound: Inbound, now: Instant) {
+        // A source the guard blocked gets no answer at all, to any method (nor is it parsed).
+        if !self.registry.admits(inbound.peer.addr.ip(), now) {
+            return;
+        }
         match parse_datagram(&inbound.data, &self.limits) {
             Ok(msg) => {
                 if let Err(e) = self.tx.handle_incoming(msg, inbound.peer, now) {
