@@ -43,9 +43,8 @@ use redb::{Database, TableDefinition};
 pub use audit::{AuditEntry, AuditPage, AuditQuery, NewAudit};
 pub use console::{ConsoleUser, Session};
 pub use error::StoreError;
-pub use tokens::{Permission, Role, TokenMeta};
 pub use keys::{KeyError, KeySource, MasterKey};
-pub use tokens::{Role, TokenMeta};
+pub use tokens::{Permission, Role, TokenMeta};
 pub use users::UserRecord;
 
 /// File name of the database inside the data directory.

@@ -1,6 +1,5 @@
 //! Command-line subcommands other than `serve`.
 pub mod console_user;
-pub mod plugin;
 pub mod key;
 pub mod plugin;
 pub mod recording;
