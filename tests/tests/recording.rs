@@ -88,8 +88,16 @@ fn check_wav(path: &Path) -> u64 {
     panic!("{}: no data chunk", path.display())
 }
 
+/// SHA-256 of the WAV a recording holds (decrypted when sealed), as the call record keeps it.
 fn sha256_hex(path: &Path) -> String {
-    let out = Command::new("sha256sum").arg(path).output().unwrap();
+    let wav = std::env::temp_dir().join(format!(
+        "madoguchi-wav-{}-{}",
+        std::process::id(),
+        path.file_name().unwrap().to_string_lossy()
+    ));
+    std::fs::write(&wav, recording_wav(path)).unwrap();
+    let out = Command::new("sha256sum").arg(&wav).output().unwrap();
+    let _ = std::fs::remove_file(&wav);
     String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
         .next()
@@ -147,7 +155,7 @@ fn a_bridged_call_is_recorded_with_its_call_record() {
         m.sha256,
         "stored checksum matches the file"
     );
-    assert_eq!(std::fs::metadata(&file).unwrap().len(), m.bytes);
+    assert_eq!(recording_wav(&file).len() as u64, m.bytes);
     assert!(
         m.raw.contains("\"did\":\"1001\""),
         "the dialled number is kept: {}",

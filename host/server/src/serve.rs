@@ -361,7 +361,7 @@ async fn serve(
     } else {
         None
     };
-    let mut engine = Engine::new(
+    let engine = Engine::new(
         registry,
         sender,
         infos,
@@ -380,7 +380,7 @@ async fn serve(
         }),
     );
     let api_trunks = trunks.clone();
-    let engine = engine.with_trunks(trunks);
+    let mut engine = engine.with_trunks(trunks);
     engine.set_call_limits(cfg.limits.call_limits());
     let http = TcpListener::bind(cfg.server.http)
         .await

@@ -51,13 +51,12 @@ fn repair_one_sealed(
         SealedError::Io(e) => io_err("repair sealed recording")(e),
         other => RecordingError::Sealed(other),
     })?;
-    let bytes = f
-        .metadata()
-        .map_err(io_err("stat repaired recording"))?
-        .len();
     drop(f);
     problems.push("recording was not finished (crash); sealed segments kept".into());
-    let (file_name, sha256) = rename_repaired(dir, part)?;
+    let (file_name, _) = rename_repaired(dir, part)?;
+    let key = key.ok_or(RecordingError::Sealed(SealedError::NoKey))?;
+    let (bytes, sha256) =
+        super::sealed::wav_digest(dir, &file_name, key).map_err(RecordingError::Sealed)?;
     Ok(Repaired {
         file_name,
         from: part.to_owned(),

@@ -481,6 +481,22 @@ impl Seek for SealedReader {
     }
 }
 
+/// Length and SHA-256 (hex) of the WAV a sealed recording holds, as readers get it (the
+/// call record describes the audio, not its sealed container). Authenticates every segment.
+pub fn wav_digest(dir: &Dir, name: &str, key: &RecordingKey) -> Result<(u64, String), SealedError> {
+    let mut r = SealedReader::open(dir.open(name)?, Some(key))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok((r.len(), super::hex(&h.finalize())))
+}
+
 /// Repairs a sealed `.part` file left by a crash: keeps every whole segment that
 /// authenticates, drops the rest, appends an empty last segment, syncs. Returns the audio
 /// bytes kept and what was fixed.

@@ -33,11 +33,13 @@ impl Default for RecordingConfig {
 pub struct RecordingSummary {
     /// Final file name inside the recordings directory.
     pub file_name: String,
-    /// File size in bytes, header included.
+    /// Size in bytes of the WAV, header included (of the audio a reader gets: for a sealed
+    /// recording, not the size of its container on disk).
     pub bytes: u64,
     /// Audio duration.
     pub duration_ms: u64,
-    /// SHA-256 (hex) of the finished file, for tamper evidence.
+    /// SHA-256 (hex) of the finished WAV, for tamper evidence (for a sealed recording, of
+    /// the WAV it decrypts to).
     pub sha256: String,
     /// False if any audio was lost (queue full, disk error).
     pub complete: bool,
@@ -99,6 +101,7 @@ impl Sink for FileSink {
 /// A sealed recording: audio goes out in sealed segments, the WAV header is implied.
 struct SealedSink {
     dir: Dir,
+    key: RecordingKey,
     sealed: SealedFile,
     part: String,
     final_name: String,
@@ -118,17 +121,19 @@ impl Sink for SealedSink {
     fn complete(self: Box<Self>) -> io::Result<(String, u64, String)> {
         let SealedSink {
             dir,
+            key,
             sealed,
             part,
             final_name,
         } = *self;
-        let (file, size) = sealed.finish()?;
+        let (file, _) = sealed.finish()?;
         drop(file);
         dir.rename(&part, &dir, &final_name)?;
         if let Ok(d) = dir.open(".") {
             let _ = d.sync_all();
         }
-        let sha = sha256_file(&dir, &final_name)?;
+        // Size and hash of the WAV it holds (what export and playback give).
+        let (size, sha) = super::sealed::wav_digest(&dir, &final_name, &key)?;
         Ok((final_name, size, sha))
     }
 }
@@ -202,6 +207,7 @@ impl RecordingWriter {
                 };
                 Box::new(SealedSink {
                     dir,
+                    key: key.clone(),
                     sealed,
                     part,
                     final_name: final_name.clone(),

@@ -248,6 +248,7 @@ fn audio_error(e: AudioError) -> ApiError {
         }
         e @ AudioError::Format(..) => ApiError::unprocessable(e.to_string()),
         e @ AudioError::Io(..) => ApiError::internal(e.to_string()),
+        e @ AudioError::Sealed(..) => ApiError::unprocessable(e.to_string()),
     }
 }
 
@@ -299,8 +300,9 @@ pub async fn audio(
     };
     // Open first (404 and 416 need the length), then audit, then send.
     let key = id.clone();
+    let sealing = crate::protect::recording_key(state.store.master_key());
     let (mut reader, len) = blocking(move || {
-        let f = open_audio(&dir, &key).map_err(audio_error)?;
+        let f = open_audio(&dir, &key, Some(&sealing)).map_err(audio_error)?;
         let len = f.len();
         let r: Box<dyn ReadSeek> = if mono {
             let m = MonoMix::new(f, len, &key).map_err(audio_error)?;

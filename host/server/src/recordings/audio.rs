@@ -1,8 +1,12 @@
 //! The one place recording audio is read (R-REC-3).
 //!
 //! Everything that reads the bytes of a recording (the API's audio route, its mono mix,
-//! tests, tools) goes through [`open_audio`]. Recordings sealed at rest are to be opened
-//! (decrypted) here and nowhere else: callers only see `Read + Seek` over the plain WAV.
+//! tests, tools) goes through [`open_audio`]. Recordings sealed at rest (issue 14) are
+//! opened (decrypted) here and nowhere else, through
+//! [`madoguchi_media::recording::open_recording`]: callers only see `Read + Seek` over the
+//! plain WAV. Each 250 ms segment is authenticated before any of its bytes are returned, so
+//! a tampered file is refused when opened (header, key slot, last segment) or fails the
+//! read that reaches the altered segment; altered audio is never served.
 
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
@@ -21,6 +25,9 @@ pub enum AudioError {
     Format(String, &'static str),
     #[error("cannot read recording {0}: {1}")]
     Io(String, io::Error),
+    /// The sealed file does not authenticate (altered or damaged), or another key sealed it.
+    #[error("recording {0} refused: {1}")]
+    Sealed(String, madoguchi_media::recording::SealedError),
 }
 
 /// Whether `id` can name a recording file (no path separators, no `..`, not hidden).
@@ -36,52 +43,55 @@ pub fn valid_id(id: &str) -> bool {
 /// A recording's WAV bytes: `Read + Seek`, with its length.
 #[derive(Debug)]
 pub struct AudioFile {
-    file: std::fs::File,
-    len: u64,
+    audio: madoguchi_media::recording::RecordingAudio,
 }
 
 impl AudioFile {
     /// Length in bytes of the WAV (header included).
     pub fn len(&self) -> u64 {
-        self.len
+        self.audio.len()
     }
 }
 
 impl Read for AudioFile {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.file.read(buf)
+        self.audio.read(buf)
     }
 }
 
 impl Seek for AudioFile {
     fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
-        self.file.seek(pos)
+        self.audio.seek(pos)
     }
 }
 
-/// Opens recording `id` (its file `DIR/ID.wav`) for reading.
-pub fn open_audio(dir: &Path, id: &str) -> Result<AudioFile, AudioError> {
+/// Opens recording `id` (its file `DIR/ID.wav`) for reading; a sealed one is decrypted with
+/// `key` (the recordings key, `crate::protect::recording_key`).
+pub fn open_audio(
+    dir: &Path,
+    id: &str,
+    key: Option<&madoguchi_media::recording::RecordingKey>,
+) -> Result<AudioFile, AudioError> {
+    use madoguchi_media::recording::{open_recording, SealedError};
     if !valid_id(id) {
         return Err(AudioError::BadId(id.to_string()));
     }
-    let path = dir.join(format!("{id}.wav"));
-    let file = match std::fs::File::open(&path) {
-        Ok(f) => f,
+    let cap = cap_std::fs::Dir::open_ambient_dir(dir, cap_std::ambient_authority())
+        .map_err(|e| AudioError::Io(id.to_string(), e))?;
+    let name = format!("{id}.wav");
+    match cap.metadata(&name) {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => return Err(AudioError::NotFound(id.to_string())),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return Err(AudioError::NotFound(id.to_string()))
         }
         Err(e) => return Err(AudioError::Io(id.to_string(), e)),
-    };
-    let meta = file
-        .metadata()
-        .map_err(|e| AudioError::Io(id.to_string(), e))?;
-    if !meta.is_file() {
-        return Err(AudioError::NotFound(id.to_string()));
     }
-    Ok(AudioFile {
-        file,
-        len: meta.len(),
-    })
+    match open_recording(&cap, &name, key) {
+        Ok(audio) => Ok(AudioFile { audio }),
+        Err(SealedError::Io(e)) => Err(AudioError::Io(id.to_string(), e)),
+        Err(e) => Err(AudioError::Sealed(id.to_string(), e)),
+    }
 }
 
 /// Removes recording `id`'s audio file; `Ok(false)` if there was none.
@@ -246,21 +256,68 @@ mod tests {
         assert!(valid_id("1798938900-a84b1c_127.0.0.1-2"));
         let dir = tempfile::tempdir().unwrap();
         assert!(matches!(
-            open_audio(dir.path(), "../etc/passwd"),
+            open_audio(dir.path(), "../etc/passwd", None),
             Err(AudioError::BadId(_))
         ));
         assert!(matches!(
-            open_audio(dir.path(), "nothing"),
+            open_audio(dir.path(), "nothing", None),
             Err(AudioError::NotFound(_))
         ));
         std::fs::write(dir.path().join("r1.wav"), b"RIFF....").unwrap();
-        let mut f = open_audio(dir.path(), "r1").unwrap();
+        let mut f = open_audio(dir.path(), "r1", None).unwrap();
         assert_eq!(f.len(), 8);
         let mut s = String::new();
         f.read_to_string(&mut s).unwrap();
         assert_eq!(s, "RIFF....");
         assert!(remove_audio(dir.path(), "r1").unwrap());
         assert!(!remove_audio(dir.path(), "r1").unwrap());
+    }
+
+    /// Issue 14: sealed recordings are decrypted here, and a flipped byte is refused.
+    #[test]
+    fn sealed_recordings_are_decrypted_and_tampering_refused() {
+        use madoguchi_media::recording::{Chunk, RecordingConfig, RecordingKey, RecordingWriter};
+        let dir = tempfile::tempdir().unwrap();
+        let cap =
+            cap_std::fs::Dir::open_ambient_dir(dir.path(), cap_std::ambient_authority()).unwrap();
+        let key = RecordingKey::new([7; 32]);
+        let mut w = RecordingWriter::create(
+            &cap,
+            "s1",
+            RecordingConfig {
+                seal: Some(key.clone()),
+                ..RecordingConfig::default()
+            },
+        )
+        .unwrap();
+        let audio: Vec<u8> = (0..40_000u32).map(|i| (i % 251) as u8).collect();
+        w.write(Chunk {
+            start_frame: 0,
+            data: audio.clone(),
+        });
+        assert!(w.finish().complete);
+        let mut f = open_audio(dir.path(), "s1", Some(&key)).unwrap();
+        assert_eq!(f.len(), 44 + 40_000);
+        let mut all = Vec::new();
+        f.read_to_end(&mut all).unwrap();
+        assert_eq!(&all[..4], b"RIFF");
+        assert_eq!(&all[44..], &audio[..]);
+        // Without the key, or altered: refused.
+        assert!(matches!(
+            open_audio(dir.path(), "s1", None),
+            Err(AudioError::Sealed(..))
+        ));
+        let path = dir.path().join("s1.wav");
+        let mut raw = std::fs::read(&path).unwrap();
+        raw[20_000] ^= 1;
+        std::fs::write(&path, &raw).unwrap();
+        let refused = open_audio(dir.path(), "s1", Some(&key))
+            .map_err(|e| e.to_string())
+            .and_then(|mut f| {
+                let mut v = Vec::new();
+                f.read_to_end(&mut v).map_err(|e| e.to_string())
+            });
+        assert!(refused.unwrap_err().contains("tampered"));
     }
 
     #[test]
