@@ -343,13 +343,6 @@ async fn serve(
     let media = if cfg.media.anchor {
         let (dir, recordings) = crate::protect::recordings_dir(&cfg.server.data_dir)?;
         let ports = cfg.media.rtp_port_min..=cfg.media.rtp_port_max;
-        let runtime = MediaRuntime::new(MediaConfig::new(ports.clone(), recordings))
-            .context("cannot start the media runtime")?;
-        info!(?ports, recordings = %dir.display(), "media anchored in the host");
-        let mut calls = MediaCalls::new(runtime, media_store);
-        calls.srtp =
-            crate::core::srtp_rules::SrtpRules::new(cfg.media.srtp, &cfg.media.srtp_required_users);
-        Some(calls)
         let mut media_cfg = MediaConfig::new(ports.clone(), recordings);
         if cfg.recordings.encrypt {
             media_cfg.recording.seal =
@@ -357,7 +350,10 @@ async fn serve(
         }
         let runtime = MediaRuntime::new(media_cfg).context("cannot start the media runtime")?;
         info!(?ports, recordings = %dir.display(), sealed = cfg.recordings.encrypt, "media anchored in the host");
-        Some(MediaCalls::new(runtime, media_store))
+        let mut calls = MediaCalls::new(runtime, media_store);
+        calls.srtp =
+            crate::core::srtp_rules::SrtpRules::new(cfg.media.srtp, &cfg.media.srtp_required_users);
+        Some(calls)
     } else {
         None
     };
