@@ -299,15 +299,34 @@ impl Instance {
             .deadline
             .start(rt.config.call_deadline);
         self.store.set_epoch_deadline(rt.deadline_ticks);
+        // Counted in the server's /metrics (a no-op without a recorder).
+        let outcome = |o: &'static str| {
+            metrics::counter!("madoguchi_plugin_calls_total", "outcome" => o).increment(1);
+        };
         match f(&self.bound, &mut self.store) {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(message)) => Err(PluginError::Failed {
-                plugin: self.plugin.err_name(),
-                message: truncate_utf8(message, 1024),
-            }),
+            Ok(Ok(v)) => {
+                outcome("ok");
+                Ok(v)
+            }
+            Ok(Err(message)) => {
+                outcome("error");
+                Err(PluginError::Failed {
+                    plugin: self.plugin.err_name(),
+                    message: truncate_utf8(message, 1024),
+                })
+            }
             Err(e) => {
                 self.poisoned = true;
-                Err(classify(&self.plugin, &self.store, e))
+                let err = classify(&self.plugin, &self.store, e);
+                match &err {
+                    PluginError::Deadline { .. } => {
+                        outcome("deadline");
+                        metrics::counter!("madoguchi_plugin_deadline_kills_total").increment(1);
+                    }
+                    PluginError::MemoryLimit { .. } => outcome("memory"),
+                    _ => outcome("trap"),
+                }
+                Err(err)
             }
         }
     }

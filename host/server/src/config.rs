@@ -51,6 +51,9 @@ pub struct Config {
     pub recordings: crate::protect::RecordingsSection,
     #[serde(default)]
     pub limits: crate::limits::LimitsSection,
+    /// `[observe]`: health/ready address, disk threshold, SIP trace limits.
+    #[serde(default)]
+    pub observe: crate::observe::ObserveSection,
 }
 
 /// `[services]`: numbers the host answers itself.

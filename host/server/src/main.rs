@@ -9,6 +9,7 @@ mod console;
 mod core;
 mod ivr;
 mod limits;
+mod observe;
 mod phone;
 mod protect;
 mod recordings;
@@ -87,7 +88,18 @@ enum Command {
     },
 }
 
-fn main() -> Result<()> {
+/// Errors are printed once, as `error: what (cause: …)`, and the exit status is 1.
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve::run(args, false),

@@ -142,9 +142,14 @@ pub fn run(args: ServeArgs, demo: bool) -> Result<()> {
     if let Some(file) = scenario {
         ivr.install_scenario(&file, "madoguchi serve --scenario")?;
     }
-    if let Err(e) = ivr.ivr.refresh() {
-        tracing::warn!(error = %e, "some published scenarios are not live");
-    }
+    let mut ivr = ivr;
+    ivr.ready = match ivr.ivr.refresh() {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, "some published scenarios are not live");
+            false
+        }
+    };
     // The demo's call center, unless told otherwise, is staff user 1003 on this server, so
     // a softphone registered as 1003 plays the outsourced call center.
     let demo_callcenter = demo
@@ -190,12 +195,30 @@ async fn serve(
     ivr: IvrParts,
     callcenter: Option<madoguchi_sip::message::Uri>,
 ) -> Result<()> {
+    crate::observe::metrics::install();
+    metrics::gauge!("madoguchi_up").set(1.0);
+    let recordings_dir = cfg.server.data_dir.join("recordings");
+    std::fs::create_dir_all(&recordings_dir)
+        .with_context(|| format!("cannot create {}", recordings_dir.display()))?;
+    crate::observe::metrics::watch_disk(recordings_dir.clone());
+    let readiness = crate::observe::health::Readiness::new(
+        store.clone(),
+        recordings_dir,
+        cfg.observe.min_free_disk_mb.saturating_mul(1024 * 1024),
+    );
+    readiness
+        .plugins_loaded
+        .store(ivr.ready, std::sync::atomic::Ordering::Relaxed);
+    let trace = Arc::new(crate::observe::trace::SipTrace::new(
+        cfg.observe.trace_limits(),
+    ));
     let stats = Arc::new(EdgeStats::default());
     let conn_gate = transport::conn_limits::ConnGate::new((&cfg.limits).into());
     let (core_tx, core_rx) = mpsc::channel(16_384);
     let mut udp_sockets = Vec::new();
     let mut infos = Vec::new();
-    let sender = Sender::new(stats.clone());
+    let sender =
+        Sender::new(stats.clone()).with_tap(crate::observe::sip_tap::Tap::new(trace.clone()));
     let mut streams = Vec::new();
     let mut certs = crate::tls_setup::TlsCerts::new(&cfg);
     if demo {
@@ -302,6 +325,9 @@ async fn serve(
     }
     let udp_locals: Vec<std::net::SocketAddr> = udp_sockets.iter().map(|(a, _)| *a).collect();
     let trunks = crate::trunks::TrunkHandle::build(&cfg, udp_locals)?;
+    readiness
+        .listeners_bound
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     let sender = sender.with_udp(udp_sockets).with_streams(streams);
     let reg_cfg = RegistrarConfig {
         max_contacts: cfg.registrar.max_contacts,
@@ -322,8 +348,25 @@ async fn serve(
         cfg.queues.clone()
     };
     let queues = build_queues(&queue_cfgs, &store)?;
-    let api_state = ivr.api_state(store.clone(), queues.clone());
     crate::recordings::spawn_reindex(store.clone());
+    let call_log = crate::core::call_log::CallLog::new(Some(store.clone()));
+    let mut api_state = ivr.api_state(store.clone(), queues.clone());
+    api_state.trace = Some(trace.clone());
+    api_state.live = Some(call_log.live());
+    let acd = queues.acd.clone();
+    crate::observe::metrics::on_scrape(Box::new(move || {
+        let acd = acd.lock().unwrap_or_else(|e| e.into_inner());
+        let now = std::time::Instant::now();
+        for name in acd.queue_names() {
+            if let Some(snap) = acd.snapshot(name, now) {
+                let q = snap.queue.clone();
+                metrics::gauge!("madoguchi_queue_waiting", "queue" => q.clone())
+                    .set(snap.waiting as f64);
+                metrics::gauge!("madoguchi_queue_longest_wait_seconds", "queue" => q)
+                    .set(snap.longest_wait_ms as f64 / 1000.0);
+            }
+        }
+    }));
     let queue_history =
         QueueHistory::start(store.clone()).context("cannot start the queue history")?;
     let mut registry = Registry::load(
@@ -374,6 +417,7 @@ async fn serve(
             queue_pause: cfg.services.queue_pause.clone(),
             queue_history: Some(queue_history),
         }),
+        call_log,
     );
     let api_trunks = trunks.clone();
     let mut engine = engine.with_trunks(trunks);
@@ -382,6 +426,16 @@ async fn serve(
         .await
         .with_context(|| format!("cannot bind the admin API on {}", cfg.server.http))?;
     info!(addr = %cfg.server.http, "admin API listening");
+    if let Some(addr) = cfg.observe.health_http {
+        let probes = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot bind observe.health_http on {addr}"))?;
+        info!(%addr, "health, readiness and metrics listening");
+        let app = crate::observe::health::router(readiness.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(probes, app).await;
+        });
+    }
     let phone_ws = cfg
         .listeners
         .iter()
@@ -398,6 +452,7 @@ async fn serve(
                     )
                 }),
             )
+            .merge(crate::observe::health::router(readiness))
             .merge(crate::api::router(api_state))
             .merge(crate::console::router())
             .merge(crate::phone::router(phone_ws, None, phone_state))

@@ -34,7 +34,7 @@ impl Store {
                 t.insert(aor, bytes.as_slice()).map_err(db)?;
             }
         }
-        tx.commit().map_err(db)
+        crate::error::commit(tx)
     }
 
     /// The stored bindings of `aor` (empty if none). Expired ones are included until
@@ -101,7 +101,7 @@ impl Store {
                 }
             }
         }
-        tx.commit().map_err(db)?;
+        crate::error::commit(tx)?;
         if removed > 0 {
             tracing::debug!(removed, "purged expired registrations");
         }

@@ -49,3 +49,12 @@ pub enum StoreError {
 pub(crate) fn db<E: Into<redb::Error>>(e: E) -> StoreError {
     StoreError::Db(Box::new(e.into()))
 }
+
+/// Commits a write transaction and records how long the commit (its fsync) took in
+/// `madoguchi_store_write_seconds`.
+pub(crate) fn commit(tx: redb::WriteTransaction) -> Result<(), StoreError> {
+    let t0 = std::time::Instant::now();
+    let r = tx.commit().map_err(db);
+    metrics::histogram!("madoguchi_store_write_seconds").record(t0.elapsed().as_secs_f64());
+    r
+}

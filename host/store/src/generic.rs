@@ -53,7 +53,7 @@ impl Store {
             let mut t = tx.open_table(def).map_err(db)?;
             t.insert(key, bytes.as_slice()).map_err(db)?;
         }
-        tx.commit().map_err(db)
+        crate::error::commit(tx)
     }
 
     /// Writes several `(key, value)` pairs to `table` in one transaction: all or none, and
@@ -75,7 +75,7 @@ impl Store {
                 t.insert(key.as_str(), bytes.as_slice()).map_err(db)?;
             }
         }
-        tx.commit().map_err(db)
+        crate::error::commit(tx)
     }
 
     /// Writes `value` under `key` in `table` and, in the same transaction, `key` under
@@ -99,7 +99,7 @@ impl Store {
             let mut i = tx.open_table(index).map_err(db)?;
             i.insert(index_key, key_json.as_slice()).map_err(db)?;
         }
-        tx.commit().map_err(db)
+        crate::error::commit(tx)
     }
 
     /// Reads `key` from `table`; `None` if the key or the table does not exist.
@@ -130,7 +130,7 @@ impl Store {
             let removed = t.remove(key).map_err(db)?;
             removed.is_some()
         };
-        tx.commit().map_err(db)?;
+        crate::error::commit(tx)?;
         Ok(existed)
     }
 

@@ -169,7 +169,7 @@ impl Store {
             t.insert(user.extension.as_str(), bytes.as_slice())
                 .map_err(db)?;
         }
-        tx.commit().map_err(db)
+        crate::error::commit(tx)
     }
 
     /// The user with this extension, if any.
@@ -220,7 +220,7 @@ impl Store {
                 return Err(StoreError::NoSuchUser(extension.to_string()));
             }
         }
-        tx.commit().map_err(db)
+        crate::error::commit(tx)
     }
 
     /// Read-modify-write of one user inside a single write transaction.
@@ -241,6 +241,6 @@ impl Store {
             let bytes = self.encode(&user)?;
             t.insert(extension, bytes.as_slice()).map_err(db)?;
         }
-        tx.commit().map_err(db)
+        crate::error::commit(tx)
     }
 }

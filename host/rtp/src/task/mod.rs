@@ -234,7 +234,21 @@ impl LegTask {
     }
 
     /// The leg's life. Returns its final statistics.
-    pub(crate) async fn run(mut self) -> LegStats {
+    pub(crate) async fn run(self) -> LegStats {
+        // Counted in the server's /metrics (a no-op without a recorder).
+        metrics::gauge!("madoguchi_rtp_legs").increment(1.0);
+        let stats = self.run_loop().await;
+        metrics::gauge!("madoguchi_rtp_legs").decrement(1.0);
+        metrics::counter!("madoguchi_rtp_packets_received_total").increment(stats.rtp.packets);
+        metrics::counter!("madoguchi_rtp_packets_lost_total").increment(stats.rtp.lost);
+        if stats.rtp.packets > 0 {
+            metrics::histogram!("madoguchi_rtp_jitter_seconds")
+                .record(stats.rtp.jitter_ms / 1000.0);
+        }
+        stats
+    }
+
+    async fn run_loop(mut self) -> LegStats {
         let sleep = tokio::time::sleep(Duration::from_secs(3600));
         tokio::pin!(sleep);
         let mut armed: Option<Instant> = None;

@@ -41,6 +41,7 @@ fn samples_between(from: Instant, to: Instant) -> u64 {
 
 impl RecState {
     pub fn new(s: RecStart, latency: Duration) -> Self {
+        metrics::gauge!("madoguchi_recordings_active").increment(1.0);
         RecState {
             id: s.id,
             writer: s.writer,
@@ -129,6 +130,9 @@ impl RecState {
         let (writer, done) = (self.writer, self.done);
         let job = move || {
             let summary = writer.finish();
+            metrics::gauge!("madoguchi_recordings_active").decrement(1.0);
+            metrics::counter!("madoguchi_recordings_total").increment(1);
+            metrics::counter!("madoguchi_recording_bytes_total").increment(summary.bytes);
             if summary.complete {
                 tracing::info!(call_id, file = %summary.file_name, ms = summary.duration_ms, "recording finished");
             } else {

@@ -21,20 +21,126 @@ const CALLS: TableDefinition<&str, &[u8]> = TableDefinition::new(CALLS_TABLE);
 const MAX_LIMIT: usize = 1000;
 const DEFAULT_LIMIT: usize = 50;
 
+/// How many records one search reads at most (a filter that matches nothing stops here).
+const MAX_SCAN: usize = 200_000;
+
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
     /// How many records (default 50, at most 1000).
     limit: Option<usize>,
     /// Paging: only records whose key sorts before this one (the `next` of the last page).
     before: Option<String>,
+    /// Calls that started at or after this time: RFC 3339 or a Japan date `2027-01-04`.
+    from: Option<String>,
+    /// Calls that started before this time (RFC 3339, or a Japan date: up to its end).
+    to: Option<String>,
+    /// A number anywhere: the caller, what was dialled, the DID or the user.
+    number: Option<String>,
+    /// The DID (scenario number) dialled.
+    did: Option<String>,
+    /// The staff user the call rang or reached (also an IVR transfer to that user).
+    user: Option<String>,
+    /// The outcome, e.g. `answered`, `unanswered`, `refused`, `caller-hangup`,
+    /// `transferred` (a prefix: `transferred` matches `transferred:user:1001`).
+    outcome: Option<String>,
+    /// `user`, `transfer`, `queue`, `line_test`, `feature`, or `ivr` (the IVR's records).
+    kind: Option<String>,
 }
 
-/// `GET /calls?limit=N&before=KEY`: `{"calls": [...newest first], "next": KEY|null}`.
+/// A time bound: RFC 3339, or `YYYY-MM-DD` in Japan time (`end` = the day after).
+fn bound_ms(text: &str, end: bool) -> Result<u64, ApiError> {
+    if let Some(ms) = crate::observe::time::parse_rfc3339_ms(text) {
+        return Ok(ms);
+    }
+    let day = format!("{}T00:00:00+09:00", text.trim());
+    match crate::observe::time::parse_rfc3339_ms(&day) {
+        Some(ms) if end => Ok(ms + 86_400_000),
+        Some(ms) => Ok(ms),
+        None => Err(ApiError::bad_request(format!(
+            "{text:?} is neither an RFC 3339 time (2027-01-04T10:00:00+09:00) nor a date (2027-01-04)"
+        ))),
+    }
+}
+
+impl ListQuery {
+    fn is_filtered(&self) -> bool {
+        self.number.is_some()
+            || self.did.is_some()
+            || self.user.is_some()
+            || self.outcome.is_some()
+            || self.kind.is_some()
+    }
+
+    fn matches(&self, r: &Value) -> bool {
+        let field = |name: &str| r.get(name).and_then(Value::as_str).unwrap_or("");
+        let outcome = field("outcome");
+        // The IVR's records have no `kind`.
+        let kind = r.get("kind").and_then(Value::as_str).unwrap_or("ivr");
+        if let Some(k) = &self.kind {
+            if kind != k {
+                return false;
+            }
+        }
+        if let Some(o) = &self.outcome {
+            if !outcome.starts_with(o.as_str()) {
+                return false;
+            }
+        }
+        if let Some(d) = &self.did {
+            if field("did") != d {
+                return false;
+            }
+        }
+        if let Some(u) = &self.user {
+            let reached = field("user") == u
+                || outcome
+                    .strip_prefix("transferred:user:")
+                    .is_some_and(|x| x == u);
+            if !reached {
+                return false;
+            }
+        }
+        if let Some(n) = &self.number {
+            let any = ["caller", "callee", "did", "user"]
+                .iter()
+                .any(|f| field(f).contains(n.as_str()));
+            if !any {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// Adds `started_at` / `ended_at` (RFC 3339, Japan time) beside the Unix milliseconds.
+fn with_times(mut v: Value) -> Value {
+    if let Value::Object(m) = &mut v {
+        for (ms, at) in [
+            ("started_unix_ms", "started_at"),
+            ("answered_unix_ms", "answered_at"),
+            ("ended_unix_ms", "ended_at"),
+        ] {
+            if let Some(t) = m.get(ms).and_then(Value::as_u64) {
+                m.insert(
+                    at.into(),
+                    Value::String(crate::observe::time::rfc3339_jst_ms(t)),
+                );
+            }
+        }
+    }
+    v
+}
+
+/// `GET /calls?limit=N&before=KEY&from=…&to=…&number=…&did=…&user=…&outcome=…&kind=…`:
+/// `{"calls": [...newest first], "next": KEY|null}`. Every call has a record: calls between
+/// users, IVR calls, transfer and queue legs, unanswered and refused calls (with `status`).
 pub async fn list(
     State(state): State<ApiState>,
     QueryParams(q): QueryParams<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+    let from = q.from.as_deref().map(|t| bound_ms(t, false)).transpose()?;
+    let to = q.to.as_deref().map(|t| bound_ms(t, true)).transpose()?;
     let store = state.store.clone();
     blocking(move || {
         let tx = store.db().begin_read().map_err(db)?;
@@ -45,16 +151,33 @@ pub async fn list(
             }
             Err(e) => return Err(db(e)),
         };
-        let rows = match q.before.as_deref() {
-            Some(b) => table.range::<&str>(..b).map_err(db)?,
-            None => table.iter().map_err(db)?,
+        let low = from.map(|ms| format!("{ms:016}")).unwrap_or_default();
+        let mut high = to.map(|ms| format!("{ms:016}"));
+        if let Some(b) = q.before.clone() {
+            high = Some(match high {
+                Some(h) if h < b => h,
+                _ => b,
+            });
+        }
+        let rows = match high.as_deref() {
+            Some(h) if h > low.as_str() => table.range::<&str>(low.as_str()..h).map_err(db)?,
+            Some(_) => return Ok(Json(serde_json::json!({"calls": [], "next": null}))),
+            None => table.range::<&str>(low.as_str()..).map_err(db)?,
         };
         let mut calls = Vec::new();
         let mut last_key = None;
-        for row in rows.rev().take(limit) {
+        let filtered = q.is_filtered();
+        for row in rows.rev().take(MAX_SCAN) {
             let (k, v) = row.map_err(db)?;
-            calls.push(decode(k.value(), v.value())?);
+            let record = decode(k.value(), v.value())?;
             last_key = Some(k.value().to_string());
+            if filtered && !q.matches(&record) {
+                continue;
+            }
+            calls.push(with_times(record));
+            if calls.len() == limit {
+                break;
+            }
         }
         let next = if calls.len() == limit { last_key } else { None };
         Ok(Json(serde_json::json!({"calls": calls, "next": next})))
@@ -78,7 +201,7 @@ pub async fn one(
                 .get_json(CALLS_TABLE, &key)
                 .map_err(|e| ApiError::internal(format!("store: {e}")))?;
             if let Some(r) = record {
-                return Ok(Json(r));
+                return Ok(Json(with_times(r)));
             }
         }
         let tx = store.db().begin_read().map_err(db)?;
@@ -91,7 +214,7 @@ pub async fn one(
         for row in table.iter().map_err(db)?.rev() {
             let (k, v) = row.map_err(db)?;
             if key_call_id(k.value()) == Some(call_id.as_str()) {
-                return decode(k.value(), v.value()).map(Json);
+                return decode(k.value(), v.value()).map(|r| Json(with_times(r)));
             }
         }
         Err(no_call(&call_id))
@@ -99,9 +222,33 @@ pub async fn one(
     .await
 }
 
-/// `GET /calls/live`: what the server says is in progress.
+/// `GET /calls/{call_id}/sip`: the call's SIP messages in and out (every leg), as kept by
+/// the bounded trace (see `observe::trace`); 404 once it has expired.
+pub async fn sip_trace(
+    State(state): State<ApiState>,
+    Path(call_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    state
+        .trace
+        .as_ref()
+        .and_then(|t| t.get(&call_id))
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no SIP trace for call {call_id:?}")))
+}
+
+/// `GET /calls/live`: the calls in progress with their state (`calls`, oldest first) and
+/// what else the server says is live (the scenarios by DID).
 pub async fn live(State(state): State<ApiState>) -> Json<Value> {
-    Json(state.hooks.live_calls())
+    let mut v = state.hooks.live_calls();
+    let calls = state
+        .live
+        .as_ref()
+        .map(|l| serde_json::to_value(l.list()).unwrap_or_default())
+        .unwrap_or_else(|| serde_json::json!([]));
+    if let Value::Object(m) = &mut v {
+        m.insert("calls".into(), calls);
+    }
+    Json(v)
 }
 
 /// The call id part of a `{ms:016}-{call_id}` key.

@@ -98,6 +98,10 @@ pub struct ApiState {
     pub live_changes: Arc<std::sync::Mutex<()>>,
     /// Console sessions' throttling and the recordings directory.
     pub access: Arc<Access>,
+    /// The SIP trace of recent calls (`GET /calls/{call_id}/sip`); `None` in API tests.
+    pub trace: Option<Arc<crate::observe::trace::SipTrace>>,
+    /// The calls in progress (`GET /calls/live`); `None` in API tests.
+    pub live: Option<Arc<crate::core::call_log::LiveCalls>>,
 }
 
 impl ApiState {
@@ -125,7 +129,7 @@ impl ApiState {
 /// | GET | `/plugins`, `/plugins/{name}/{version}` | viewer |
 /// | POST | `/prompts/{id}?text=…` (raw WAV body) | operator |
 /// | GET | `/prompts`, `/prompts/{id}`, `/prompts/{id}/audio` | viewer |
-/// | GET | `/calls?limit=N&before=KEY`, `/calls/live`, `/calls/{call_id}` | viewer |
+/// | GET | `/calls?limit=N&before=KEY`, `/calls/live`, `/calls/{call_id}`, `/calls/{call_id}/sip` | viewer |
 /// | PUT | `/test/clock` | admin |
 /// | GET | `/queues`, `/queues/{name}/history?from=DATE&to=DATE&interval=hour\|day\|all` | viewer |
 /// | POST | `/queues/members/{user}` (`{"action": "login"\|"logout"\|"pause"\|"unpause", "reason"}`) | operator |
@@ -173,6 +177,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/calls", get(calls::list))
         .route("/calls/live", get(calls::live))
         .route("/calls/{call_id}", get(calls::one))
+        .route("/calls/{call_id}/sip", get(calls::sip_trace))
         .route("/test/clock", put(test_clock::set))
         .route("/queues", get(queues::list))
         .route("/queues/members/{user}", post(queues::member))

@@ -93,6 +93,8 @@ fn fixture_with(test_mode: bool) -> Fixture {
         hooks: hooks.clone(),
         live_changes: Arc::default(),
         access: Arc::new(super::Access::new(Some(dir.path().join("recordings")))),
+        trace: None,
+        live: None,
     };
     let token = |role, label| store.create_token(role, label, "test").unwrap().0;
     Fixture {

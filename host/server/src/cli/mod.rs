@@ -1,6 +1,7 @@
 //! Command-line subcommands other than `serve`.
 pub mod console_user;
 pub mod key;
+pub mod out;
 pub mod plugin;
 pub mod recording;
 pub mod scenario;

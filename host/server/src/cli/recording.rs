@@ -49,8 +49,18 @@ pub fn run(cmd: RecordingCommand, data: &Path) -> Result<()> {
         RecordingCommand::List => {
             let store = Store::open(data)
                 .with_context(|| format!("cannot open the store in {}", data.display()))?;
+            let mut out = std::io::stdout().lock();
             for (_, meta) in store.list_json::<RecordingMeta>(RECORDINGS_TABLE)? {
-                println!("{}", serde_json::to_string(&meta)?);
+                let mut v = serde_json::to_value(&meta)?;
+                for (unix, at) in [("started_unix", "started_at"), ("ended_unix", "ended_at")] {
+                    if let Some(t) = v.get(unix).and_then(serde_json::Value::as_u64) {
+                        v[at] = crate::observe::time::rfc3339_jst(t).into();
+                    }
+                }
+                // `madoguchi recording list | head`: a closed pipe ends the listing quietly.
+                if !super::out::line(&mut out, &serde_json::to_string(&v)?)? {
+                    return Ok(());
+                }
             }
         }
         RecordingCommand::Export { name, out } => {

@@ -278,7 +278,15 @@ impl Client {
             Err(ureq::Error::Status(code, resp)) => {
                 let text = resp.into_string().unwrap_or_default();
                 let answer: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-                print_problems(&answer);
+                // The problems go into the error, which is printed once (not also here).
+                let problems: Vec<String> = ["problems", "warnings"]
+                    .iter()
+                    .flat_map(|k| answer[*k].as_array().cloned().unwrap_or_default())
+                    .map(|p| problem_line(&p))
+                    .collect();
+                if !problems.is_empty() {
+                    bail!("{path}: HTTP {code}:\n{}", problems.join("\n"))
+                }
                 let message = answer["error"]
                     .as_str()
                     .map_or(text.clone(), str::to_string);

@@ -54,15 +54,26 @@ pub fn run(cmd: TokenCommand, data: &Path) -> Result<()> {
             println!("{secret}");
         }
         TokenCommand::List => {
-            println!(
-                "{:<8}  {:<8}  {:<12}  {:<16}  label",
+            let mut out = std::io::stdout().lock();
+            let header = format!(
+                "{:<8}  {:<8}  {:<25}  {:<16}  label",
                 "id", "role", "created", "by"
             );
+            if !super::out::line(&mut out, &header)? {
+                return Ok(());
+            }
             for t in store.list_tokens()? {
-                println!(
-                    "{:<8}  {:<8}  {:<12}  {:<16}  {}",
-                    t.id, t.role, t.created_unix, t.created_by, t.label
+                let row = format!(
+                    "{:<8}  {:<8}  {:<25}  {:<16}  {}",
+                    t.id,
+                    t.role,
+                    crate::observe::time::rfc3339_jst(t.created_unix),
+                    t.created_by,
+                    t.label
                 );
+                if !super::out::line(&mut out, &row)? {
+                    return Ok(());
+                }
             }
         }
         TokenCommand::Revoke { id } => {

@@ -2,6 +2,7 @@
 
 pub mod admission;
 pub mod b2bua;
+pub mod call_log;
 pub mod challenge_watch;
 pub mod dialog;
 pub mod engine;

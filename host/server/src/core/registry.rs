@@ -165,6 +165,7 @@ impl Registry {
                     .insert(aor.clone(), outcome.new_bindings.clone());
             }
             let _ = self.persist.send((aor, outcome.new_bindings));
+            self.update_gauges();
         }
         GuardedReply::Now(outcome.response)
     }
@@ -339,10 +340,17 @@ impl Registry {
             Penalty::None => GuardedReply::Now(resp),
             Penalty::Delay { ms } => GuardedReply::After(Duration::from_millis(ms), resp),
             Penalty::Block { .. } => {
+                crate::observe::metrics::limit_acted("auth_guard_block");
                 warn!(%ip, "source blocked after repeated authentication failures");
                 GuardedReply::Drop
             }
         }
+    }
+
+    fn update_gauges(&self) {
+        let devices: usize = self.bindings.values().map(Vec::len).sum();
+        metrics::gauge!("madoguchi_registrations").set(devices as f64);
+        metrics::gauge!("madoguchi_registered_users").set(self.bindings.len() as f64);
     }
 
     /// Drops expired bindings from memory (the store is purged by the writer thread).
@@ -361,7 +369,9 @@ impl Registry {
             .saturating_duration_since(self.epoch)
             .as_millis() as u64;
         self.guard.sweep(now_ms);
+        self.update_gauges();
         for u in self.watch.sweep(Instant::now()) {
+            metrics::counter!("madoguchi_sip_auth_challenges_unanswered_total").increment(1);
             warn!(
                 peer = %u.source,
                 user = %u.user,

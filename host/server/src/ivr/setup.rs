@@ -32,6 +32,8 @@ pub struct IvrParts {
     pub test_clock: Option<Arc<FixedClock>>,
     /// The data directory (recordings are in its `recordings/`).
     pub data_dir: std::path::PathBuf,
+    /// Every published scenario went live at start (its plugins loaded): `/ready`.
+    pub ready: bool,
 }
 
 /// Parses `2027-01-04T10:00:00+09:00` to Unix milliseconds.
@@ -95,6 +97,7 @@ impl IvrParts {
             prompts,
             test_clock,
             data_dir: data_dir.to_path_buf(),
+            ready: false,
         })
     }
 
@@ -191,6 +194,8 @@ impl IvrParts {
             access: Arc::new(crate::api::Access::new(Some(
                 self.data_dir.join("recordings"),
             ))),
+            trace: None,
+            live: None,
         }
     }
 }

@@ -47,6 +47,8 @@ pub struct Sender {
     /// Our stream listeners' addresses (Via and Contact of requests to stream peers).
     streams: Arc<Vec<(Transport, SocketAddr)>>,
     pub stats: Arc<EdgeStats>,
+    /// Counts and traces every message sent (and, through the core, received).
+    tap: Option<crate::observe::sip_tap::Tap>,
 }
 
 impl Sender {
@@ -56,7 +58,18 @@ impl Sender {
             tcp: Arc::new(Mutex::new(HashMap::new())),
             streams: Arc::new(Vec::new()),
             stats,
+            tap: None,
         }
+    }
+
+    pub(crate) fn with_tap(mut self, tap: crate::observe::sip_tap::Tap) -> Sender {
+        self.tap = Some(tap);
+        self
+    }
+
+    /// The tap, for the core to show it what came in.
+    pub fn tap(&self) -> Option<&crate::observe::sip_tap::Tap> {
+        self.tap.as_ref()
     }
 
     pub(crate) fn with_udp(mut self, sockets: Vec<(SocketAddr, Arc<UdpSocket>)>) -> Sender {
@@ -94,6 +107,14 @@ impl Sender {
     /// out over TCP yet).
     pub fn send(&self, peer: &Peer, data: Bytes) {
         use std::sync::atomic::Ordering::Relaxed;
+        if let Some(tap) = &self.tap {
+            tap.seen(
+                crate::observe::trace::Direction::Out,
+                peer.transport.as_str(),
+                peer.addr,
+                &data,
+            );
+        }
         match peer.transport {
             Transport::Udp => {
                 let Some((_, sock)) = self

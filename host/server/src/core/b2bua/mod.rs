@@ -482,6 +482,11 @@ impl<S: Copy + PartialEq + std::fmt::Debug> B2bua<S> {
         self.by_call_id.contains_key(call_id)
     }
 
+    /// The caller's Call-ID of call `id` (the id its trace and record are filed under).
+    pub fn a_call_id(&self, id: u64) -> Option<&str> {
+        self.calls.get(&id).map(|c| c.a.call_id.as_str())
+    }
+
     /// Whether call `id` is connected (answered and not yet ended).
     pub fn is_connected(&self, id: u64) -> bool {
         self.calls

@@ -2,6 +2,7 @@
 //! B2BUA or a host service; the B2BUA's actions carried out; anchored calls set up.
 
 use super::*;
+use crate::core::call_log::Parties;
 
 impl Engine {
     pub(super) fn on_tx_event(&mut self, ev: TxEvent, now: Instant) {
@@ -272,11 +273,17 @@ impl Engine {
         } else {
             // No offer to answer (late offer) or no media runtime: bodies pass end to end.
             let users = self.call_users(&req);
+            let call_id = req.call_id().unwrap_or("-").to_string();
+            let parties = Parties {
+                user: user.clone(),
+                ..Parties::of(&req)
+            };
             let id = self
                 .b2bua
                 .on_invite(tx, req, source, local_addr, targets, None, now);
             if let Some(id) = id {
                 self.busy_on_answer.insert(id, users);
+                self.call_log.b2bua_started(id, &call_id, "user", parties);
             }
         }
     }
@@ -338,12 +345,17 @@ impl Engine {
             None => callee,
         };
         let users = self.call_users(&req);
+        let parties = Parties {
+            user: callee.clone(),
+            ..Parties::of(&req)
+        };
         match self
             .b2bua
             .on_invite(tx, req, source, local_addr, targets, Some(media), now)
         {
             Some(id) => {
                 self.busy_on_answer.insert(id, users);
+                self.call_log.b2bua_started(id, &call_id, "user", parties);
                 if let Some(m) = self.media.as_mut() {
                     m.calls.insert(
                         id,
@@ -371,22 +383,19 @@ impl Engine {
     }
 
     pub(super) fn on_action(&mut self, action: Action<ServerTxId>, now: Instant) {
+        if let Action::Answered { call, .. } = &action {
+            self.call_log.answered(*call);
+        }
         match action {
             Action::Respond { stx, response } => self.respond(stx, response, now),
             Action::Request {
                 token,
                 request,
                 peer,
-            } => match self.tx.send_request(request, peer, now) {
-                Ok(ctx) => {
-                    self.by_client_tx.insert(ctx, token);
-                    self.by_token.insert(token, ctx);
-                }
-                Err(e) => {
-                    warn!(error = %e, "cannot send request");
-                    self.b2bua.on_request_failed(token);
-                }
-            },
+            } => {
+                self.link_trace(token.call, &request);
+                self.send_b2bua_request(token, request, peer, now)
+            }
             Action::Cancel { token } => {
                 if let Some(ctx) = self.by_token.get(&token).copied() {
                     let _ = self.tx.cancel(ctx, now);
@@ -402,6 +411,8 @@ impl Engine {
                         if let Some(hc) = self.host_calls.remove(&caller) {
                             let _ = hc.control.try_send(HostMsg::TransferAnswered { call });
                         }
+                        self.call_log
+                            .host_ended(&caller, "answered by a queue member");
                     }
                     None => self.b2bua.drop_answered_transfer(call),
                 }
@@ -420,6 +431,7 @@ impl Engine {
                 if let Some(hc) = self.host_calls.remove(&call_id) {
                     let _ = hc.control.try_send(HostMsg::TransferAnswered { call });
                 }
+                self.call_log.host_ended(&call_id, "transferred");
             }
             Action::TransferFailed { call, status } => {
                 if self.callcenter_failed(call, status, now) {
@@ -454,6 +466,11 @@ impl Engine {
             Action::Ended { call, reason } => {
                 info!(call, reason, "call ended");
                 self.callcenter_done(call);
+                let recording = self.media.as_ref().and_then(|m| {
+                    let (rec, _) = m.calls.get(&call)?.recording.as_ref()?;
+                    Some(rec.file_name().to_string())
+                });
+                self.call_log.b2bua_ended(call, reason, recording);
                 self.answered_transfers.remove(&call);
                 self.queues.ended(call, now);
                 self.busy_on_answer.remove(&call);
@@ -464,6 +481,30 @@ impl Engine {
                     m.ended(call);
                 }
             }
+        }
+    }
+
+    fn send_b2bua_request(&mut self, token: ReqToken, request: Request, peer: Peer, now: Instant) {
+        match self.tx.send_request(request, peer, now) {
+            Ok(ctx) => {
+                self.by_client_tx.insert(ctx, token);
+                self.by_token.insert(token, ctx);
+            }
+            Err(e) => {
+                warn!(error = %e, "cannot send request");
+                self.b2bua.on_request_failed(token);
+            }
+        }
+    }
+
+    /// Files a device leg's messages under its call's trace.
+    fn link_trace(&self, call: u64, request: &Request) {
+        if let (Some(tap), Some(leg), Some(a)) = (
+            self.sender.tap(),
+            request.call_id(),
+            self.b2bua.a_call_id(call),
+        ) {
+            tap.trace.link(leg, a);
         }
     }
 }

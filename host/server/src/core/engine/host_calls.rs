@@ -95,6 +95,25 @@ impl Engine {
         self.respond(tx, ok, now);
         let caller = from.uri.user.clone().unwrap_or_default();
         let did = req.uri.user_unescaped().unwrap_or_default();
+        let kind = match &service {
+            HostService::LineTest => "line_test",
+            HostService::Confirm(_) => "feature",
+            HostService::Ivr(_) => "ivr",
+        };
+        self.call_log.host_started(
+            &call_id,
+            kind,
+            crate::core::call_log::Parties {
+                caller: caller.clone(),
+                callee: did.clone(),
+                did: if kind == "ivr" {
+                    did.clone()
+                } else {
+                    String::new()
+                },
+                user: String::new(),
+            },
+        );
         let (control, control_rx) = mpsc::channel(16);
         self.host_calls
             .insert(call_id.clone(), HostCall { dialog, control });
@@ -213,6 +232,7 @@ impl Engine {
                 if let Some(call) = self.host_calls.remove(&call_id) {
                     let _ = call.control.try_send(HostMsg::Stop);
                 }
+                self.call_log.host_ended(&call_id, "caller hung up");
                 self.abandon_transfer(&call_id);
             }
             Method::Info => {
@@ -245,6 +265,7 @@ impl Engine {
     /// A host-answered call ends on our side: send BYE.
     pub(super) fn hang_up_host_call(&mut self, call_id: &str, now: Instant) {
         self.abandon_transfer(call_id);
+        self.call_log.host_ended(call_id, "host hung up");
         let Some(mut call) = self.host_calls.remove(call_id) else {
             return;
         };

@@ -106,6 +106,8 @@ pub struct Engine {
     busy_until_end: HashMap<u64, Vec<String>>,
     /// SIP trunks (registration, keepalive, call-center routes), when configured.
     trunks: Option<trunks::Trunks>,
+    /// A record for every call, and the calls in progress.
+    call_log: super::call_log::CallLog,
 }
 
 /// A call the host answered itself.
@@ -168,6 +170,7 @@ impl Engine {
         media: Option<MediaCalls>,
         line_test: Option<String>,
         mut ivr: Option<IvrSetup>,
+        call_log: super::call_log::CallLog,
     ) -> Engine {
         let (host_tx, host_rx) = mpsc::channel(1024);
         Engine {
@@ -229,6 +232,7 @@ impl Engine {
             answered_transfers: HashMap::new(),
             apology: ivr::apology(),
             trunks: None,
+            call_log,
         }
     }
 
@@ -287,6 +291,11 @@ impl Engine {
                     self.admission.sweep(now_ms, &|c: &str| {
                         host_calls.contains_key(c) || b2bua.has_call_id(c)
                     });
+                    if let Some(tap) = self.sender.tap() {
+                        tap.trace.sweep(crate::core::unix_now_ms());
+                        metrics::gauge!("madoguchi_sip_trace_bytes").set(tap.trace.bytes() as f64);
+                    }
+                    metrics::gauge!("madoguchi_sip_transactions").set(self.tx.len() as f64);
                 }
                 Some(req) = recv_opt(&mut host_reqs) => self.on_host_request(req, Instant::now()),
             }
@@ -339,6 +348,14 @@ impl Engine {
         if !self.registry.admits(inbound.peer.addr.ip(), now) {
             return;
         }
+        if let Some(tap) = self.sender.tap() {
+            tap.seen(
+                crate::observe::trace::Direction::In,
+                inbound.peer.transport.as_str(),
+                inbound.peer.addr,
+                &inbound.data,
+            );
+        }
         match parse_datagram(&inbound.data, &self.limits) {
             Ok(msg) => {
                 if let Err(e) = self.tx.handle_incoming(msg, inbound.peer, now) {
@@ -346,6 +363,7 @@ impl Engine {
                 }
             }
             Err(rejected) => {
+                metrics::counter!("madoguchi_sip_rejected_total").increment(1);
                 debug!(listener = inbound.listener, peer = %inbound.peer, error = %rejected.error, "rejected message");
                 // Errors for unparsable requests go back where they came from, never to an
                 // address named inside the garbage; an ACK is never answered (RFC 3261 §17).
@@ -387,6 +405,30 @@ impl Engine {
     }
 
     fn respond(&mut self, tx: ServerTxId, resp: Response, now: Instant) {
+        if resp.status >= 300
+            && resp
+                .headers
+                .get(HeaderName::CSEQ)
+                .is_some_and(|c| c.trim_end().ends_with("INVITE"))
+        {
+            if let Some(call_id) = resp.headers.get(HeaderName::CALL_ID) {
+                let call_id = call_id.trim().to_string();
+                self.call_log
+                    .final_status(&call_id, resp.status, || super::call_log::Parties {
+                        caller: resp
+                            .from_hdr()
+                            .ok()
+                            .and_then(|f| f.uri.user_unescaped())
+                            .unwrap_or_default(),
+                        callee: resp
+                            .to_hdr()
+                            .ok()
+                            .and_then(|t| t.uri.user_unescaped())
+                            .unwrap_or_default(),
+                        ..Default::default()
+                    });
+            }
+        }
         if let Err(e) = self.tx.send_response(tx, resp, now) {
             debug!(error = %e, "response not sent");
         }

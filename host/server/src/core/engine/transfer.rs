@@ -81,6 +81,15 @@ impl Engine {
             return fail(480);
         }
         let from = a.remote.clone();
+        let parties = super::super::call_log::Parties {
+            caller: from.uri.user_unescaped().unwrap_or_default(),
+            callee: to.user_unescaped().unwrap_or_default(),
+            did: a.local.uri.user_unescaped().unwrap_or_default(),
+            user: match &target {
+                TransferTarget::User(u) => u.clone(),
+                _ => to.user_unescaped().unwrap_or_default(),
+            },
+        };
         let id = self.b2bua.on_transfer(
             a,
             &from,
@@ -90,6 +99,8 @@ impl Engine {
             ring_timeout,
             now,
         );
+        self.call_log
+            .b2bua_started(id, call_id, "transfer", parties);
         self.transfers.insert(id, call_id.to_string());
         self.transfer_of.insert(call_id.to_string(), id);
         if let TransferTarget::User(user) = &target {
@@ -171,6 +182,12 @@ impl Engine {
                     Some(a.local_addr.port()),
                 );
                 let from = a.remote.clone();
+                let parties = super::super::call_log::Parties {
+                    caller: from.uri.user_unescaped().unwrap_or_default(),
+                    callee: member.clone(),
+                    did: a.local.uri.user_unescaped().unwrap_or_default(),
+                    user: member.clone(),
+                };
                 // The ACD times the ring (ring_timeout_ms) and cancels; this is a backstop.
                 let id = self.b2bua.on_transfer(
                     a,
@@ -182,6 +199,7 @@ impl Engine {
                     now,
                 );
                 // The queue counts its own calls: no busy/free report for this one.
+                self.call_log.b2bua_started(id, &caller, "queue", parties);
                 self.queues.rang(id, offer, &member, &caller);
             }
             QueueAction::StopRinging { call } => self.b2bua.abandon(call),

@@ -325,6 +325,12 @@ impl Engine {
             info!(call_id, uri = route.uri, health = ?route.health, "call center: trying route");
             let from = a.remote.clone();
             let to = NameAddr::new(target.uri.clone());
+            let parties = crate::core::call_log::Parties {
+                caller: from.uri.user_unescaped().unwrap_or_default(),
+                callee: target.uri.user_unescaped().unwrap_or_default(),
+                did: a.local.uri.user_unescaped().unwrap_or_default(),
+                user: String::new(),
+            };
             let id = self.b2bua.on_transfer(
                 a.clone(),
                 &from,
@@ -334,6 +340,8 @@ impl Engine {
                 ring_timeout,
                 now,
             );
+            self.call_log
+                .b2bua_started(id, call_id, "transfer", parties);
             self.transfers.insert(id, call_id.to_string());
             self.transfer_of.insert(call_id.to_string(), id);
             if let Some(t) = self.trunks.as_mut() {
