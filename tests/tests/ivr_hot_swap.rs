@@ -161,7 +161,7 @@ impl Bench {
     fn records(&self, prefixes: &[&str], want: usize) -> Vec<Value> {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let (status, body) = self.api.get("/calls?limit=1000").unwrap();
+            let (status, body) = self.api.get("/calls?limit=1000&kind=ivr").unwrap();
             assert_eq!(status, 200, "{body}");
             let found: Vec<Value> = body["calls"]
                 .as_array()

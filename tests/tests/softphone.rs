@@ -179,7 +179,7 @@ fn browser_dials_the_did_walks_the_menu_reaches_1002_and_holds() {
     // 1002 answered and got the page's BYE.
     staff.finish().unwrap();
     let api = Api::new(server.http, &token);
-    let (_, calls) = api.get("/calls?limit=5").unwrap();
+    let (_, calls) = api.get("/calls?limit=5&kind=ivr").unwrap();
     let text = calls.to_string();
     assert!(text.contains("transferred:queue:mynumber"), "{text}");
 }
